@@ -1,0 +1,97 @@
+//! WebSocket frames and the counter state.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ErrorCode, ProtocolError};
+use crate::name::CounterName;
+use crate::op::{Change, ChangeRequest, Direction, OpId};
+
+/// The state of one counter at one moment. It is the REST answer, the payload of every
+/// Redis pub/sub message, and (tagged `state`) the frame sockets receive.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterState {
+    pub name: CounterName,
+    pub value: i64,
+    /// Bumped by every change made through the service. Within one connection a client
+    /// never sees it go backwards.
+    pub version: u64,
+}
+
+/// A frame from a client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    Increment(ChangeRequest),
+    Decrement(ChangeRequest),
+}
+
+impl ClientMessage {
+    /// Decodes and validates one text frame.
+    ///
+    /// On failure the error carries the frame's `op_id` when one can be read from it, so the
+    /// client can settle that operation instead of retrying it forever.
+    pub fn decode(text: &str) -> Result<Change, (ProtocolError, Option<OpId>)> {
+        let message: ClientMessage = serde_json::from_str(text).map_err(|err| {
+            let error = ProtocolError::new(
+                ErrorCode::BadRequest,
+                format!("malformed frame: {err}"),
+            );
+            (error, salvage_op_id(text))
+        })?;
+        let (request, direction) = match message {
+            ClientMessage::Increment(request) => (request, Direction::Increment),
+            ClientMessage::Decrement(request) => (request, Direction::Decrement),
+        };
+        let op_id = request.op_id.clone().and_then(|id| OpId::try_from(id).ok());
+        request.validate(direction).map_err(|err| (err, op_id))
+    }
+}
+
+/// Reads a valid `op_id` out of a frame that failed to decode, if it has one.
+fn salvage_op_id(text: &str) -> Option<OpId> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let id = value.get("op_id")?.as_str()?;
+    OpId::try_from(id.to_owned()).ok()
+}
+
+/// A frame from the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// The counter's state: first after connecting, then after changes. A slow client may
+    /// skip states, never see an older one after a newer one.
+    State(CounterState),
+    /// The result of this client's operation.
+    Ack {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        op_id: Option<OpId>,
+        value: i64,
+        version: u64,
+    },
+    /// An operation or frame was refused; the connection stays open.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        op_id: Option<OpId>,
+    },
+    /// How many sockets watch this counter, over all replicas.
+    Presence { online: u64 },
+}
+
+impl ServerMessage {
+    /// The `error` frame for a refusal.
+    pub fn error(err: ProtocolError, op_id: Option<OpId>) -> Self {
+        Self::Error {
+            code: err.code,
+            message: err.message,
+            op_id,
+        }
+    }
+
+    /// The frame as JSON text.
+    pub fn to_json(&self) -> String {
+        // Serialising these types cannot fail: every field is a string, integer or enum.
+        serde_json::to_string(self).expect("server messages always serialise")
+    }
+}
