@@ -1,1 +1,132 @@
-//! placeholder
+//! The Shared Counter server.
+//!
+//! One replica serves REST, WebSockets and the built frontend. Counters live in Redis (any
+//! number of replicas) or in an embedded file (one replica). The path of one change:
+//!
+//! - [`ws`] or [`api`] decodes a request with the `shared` crate's types and hands it to
+//! - [`counters`], the one place a change is applied: [`store`] makes it atomically
+//!   (Redis: one Lua script that dedupes, increments, bumps the version and publishes), then
+//! - [`hub`] gives the new state, serialised once, to every socket of this replica watching
+//!   that counter; on other replicas the [`store::subscriber`] does the same when the Redis
+//!   message arrives.
+//!
+//! Around them: [`config`] (flags and env), [`app`] (the router and shared state),
+//! [`origin`] (who may open a socket), [`rate_limit`], [`presence`], [`metrics`], [`error`].
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod counters;
+pub mod error;
+pub mod hub;
+pub mod metrics;
+pub mod origin;
+pub mod presence;
+pub mod rate_limit;
+pub mod store;
+pub mod ws;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::app::AppState;
+use crate::config::Config;
+use crate::counters::Counters;
+use crate::hub::Hub;
+use crate::origin::OriginPolicy;
+use crate::store::{EmbeddedStore, RedisStore, Store};
+
+/// How long shutdown waits for sockets to send their close frames.
+const CLOSE_GRACE: Duration = Duration::from_secs(3);
+
+/// How often the embedded store drops expired dedupe records.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+    #[error("invalid Redis URL: {0}")]
+    RedisUrl(#[from] redis::RedisError),
+    #[error("cannot open the embedded store: {0}")]
+    Embedded(#[from] Box<redb::Error>),
+}
+
+/// Serves until `shutdown` is cancelled, then closes every socket with 1001 and returns.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), StartError> {
+    let listener = TcpListener::bind(config.listen).await?;
+    let address = listener.local_addr()?;
+    let hub = Hub::default();
+    let tasks = TaskTracker::new();
+
+    let store = match &config.redis_url {
+        Some(url) => {
+            let store = RedisStore::new(
+                url,
+                &config.key_prefix,
+                config.op_ttl(),
+                config.store_timeout(),
+            )?;
+            tasks.spawn(store::subscriber::run(
+                store.clone(),
+                hub.clone(),
+                config.reconcile_interval(),
+                shutdown.clone(),
+            ));
+            tracing::info!("store: Redis");
+            Store::Redis(store)
+        }
+        None => {
+            let store = EmbeddedStore::open(&config.data_dir, config.op_ttl())?;
+            tasks.spawn(purge_expired_ops(store.clone(), shutdown.clone()));
+            tracing::info!(data_dir = %config.data_dir.display(), "store: embedded");
+            Store::Embedded(store)
+        }
+    };
+    let store = Arc::new(store);
+    tasks.spawn(presence::run(store.clone(), hub.clone(), shutdown.clone()));
+
+    let state = AppState {
+        counters: Counters {
+            store,
+            hub: hub.clone(),
+            metrics: Default::default(),
+        },
+        origin: OriginPolicy::from_config(&config.allowed_origins),
+        connections: Arc::new(Semaphore::new(config.max_connections)),
+        config: Arc::new(config),
+        shutdown: shutdown.clone(),
+    };
+    // Scripts and people read this line to learn the address (the port may have been 0).
+    println!("listening on http://{address}");
+    tracing::info!(%address, "listening");
+    axum::serve(listener, app::app(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
+
+    // Upgraded sockets live outside axum's connection tracking; they saw the cancellation
+    // and are sending their close frames. Give them a moment.
+    let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+    while hub.sockets() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tasks.close();
+    let _ = tokio::time::timeout(CLOSE_GRACE, tasks.wait()).await;
+    Ok(())
+}
+
+async fn purge_expired_ops(store: EmbeddedStore, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    while shutdown.run_until_cancelled(tick.tick()).await.is_some() {
+        match store.purge_expired_ops().await {
+            Ok(removed) => tracing::debug!(removed, "expired op records purged"),
+            Err(err) => tracing::warn!(error = %err, "purging op records failed"),
+        }
+    }
+}

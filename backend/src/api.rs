@@ -1,0 +1,114 @@
+//! The REST endpoints and the health, readiness and metrics probes.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use shared::{ChangeRequest, CounterName, CounterState, Direction, ErrorCode};
+
+use crate::app::AppState;
+use crate::error::AppError;
+
+/// `GET /api/counters/{name}`.
+pub async fn get(
+    State(app): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Json<CounterState>, AppError> {
+    let name = counter_name(name)?;
+    Ok(Json(app.counters.get(&name).await?))
+}
+
+/// `POST /api/counters/{name}/increment`.
+pub async fn increment(
+    State(app): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<CounterState>, AppError> {
+    change(app, name, body, Direction::Increment).await
+}
+
+/// `POST /api/counters/{name}/decrement`.
+pub async fn decrement(
+    State(app): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<CounterState>, AppError> {
+    change(app, name, body, Direction::Decrement).await
+}
+
+async fn change(
+    app: AppState,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+    direction: Direction,
+) -> Result<Json<CounterState>, AppError> {
+    let name = counter_name(name)?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::new(ErrorCode::TooLarge, "the request body is too large")
+        } else {
+            AppError::new(ErrorCode::BadRequest, rejection.body_text())
+        }
+    })?;
+    // The body is optional: an empty POST is a change of 1.
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        ChangeRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|err| {
+            AppError::new(ErrorCode::BadRequest, format!("malformed body: {err}"))
+        })?
+    };
+    let change = request.validate(direction)?;
+    Ok(Json(app.counters.apply(&name, &change).await?))
+}
+
+fn counter_name(name: Result<Path<String>, PathRejection>) -> Result<CounterName, AppError> {
+    let Path(name) = name.map_err(|_| {
+        AppError::new(ErrorCode::InvalidName, "the counter name is not valid UTF-8")
+    })?;
+    Ok(name.parse()?)
+}
+
+/// `GET /healthz`: the process runs.
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// `GET /readyz`: the store answers and the subscriber is live.
+pub async fn readyz(State(app): State<AppState>) -> Result<&'static str, AppError> {
+    match app.counters.store.ready().await {
+        Ok(()) => Ok("ready\n"),
+        Err(err) => {
+            tracing::debug!(error = %err, "not ready");
+            Err(AppError::new(
+                ErrorCode::Unavailable,
+                "the counter store is not reachable",
+            ))
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    let ready = app.counters.store.ready().await.is_ok();
+    let text = app.counters.metrics.render(app.counters.hub.sockets(), ready);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+}
+
+/// Any other path under `/api/`: a JSON 404, never the SPA shell.
+pub async fn not_found() -> AppError {
+    AppError::new(ErrorCode::NotFound, "no such API endpoint")
+}
+
+/// A known path with the wrong method.
+pub async fn method_not_allowed() -> AppError {
+    AppError::new(
+        ErrorCode::MethodNotAllowed,
+        "this endpoint does not take that method",
+    )
+}

@@ -1,0 +1,55 @@
+//! The router and the state every handler shares.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, post};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::api;
+use crate::config::Config;
+use crate::counters::Counters;
+use crate::origin::OriginPolicy;
+use crate::ws;
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Applies and reads counters, and fans changes out.
+    pub counters: Counters,
+    /// Limits and paths.
+    pub config: Arc<Config>,
+    /// Which browsers may open WebSockets.
+    pub origin: OriginPolicy,
+    /// One permit per open WebSocket, held for the socket's whole life.
+    pub connections: Arc<Semaphore>,
+    /// Cancelled on SIGTERM/Ctrl-C; sockets then close with 1001.
+    pub shutdown: CancellationToken,
+}
+
+/// The whole HTTP surface. Tests can serve it on port 0 or call it directly.
+pub fn app(state: AppState) -> Router {
+    let static_dir = &state.config.static_dir;
+    // Unknown paths get the SPA shell with status 200, so client-side routes survive reloads.
+    let spa = ServeDir::new(static_dir).fallback(ServeFile::new(static_dir.join("index.html")));
+    let api = Router::new()
+        .route("/counters/{name}", get(api::get))
+        .route("/counters/{name}/increment", post(api::increment))
+        .route("/counters/{name}/decrement", post(api::decrement))
+        .route("/{*rest}", any(api::not_found))
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_message_bytes));
+    Router::new()
+        .nest("/api", api)
+        .route("/api", any(api::not_found))
+        .route("/ws/counters/{name}", get(ws::upgrade))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/metrics", get(api::metrics))
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .fallback_service(spa)
+        .with_state(state)
+}

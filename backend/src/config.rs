@@ -1,0 +1,82 @@
+//! Command-line flags and their environment-variable twins (`backend --help` lists them).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// How one replica is configured. Every flag has an environment variable of the same meaning,
+/// so a container or systemd unit can configure it without a command line.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "backend", version, about = "The Shared Counter server")]
+pub struct Config {
+    /// Address to listen on. Port 0 picks a free port; the chosen address is printed.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Redis to keep counters in (`redis://…` or `rediss://…`). Without it the replica keeps
+    /// them in an embedded store under --data-dir and must be the only replica.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Folder of the embedded store (used only without --redis-url).
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Folder of the built frontend (Trunk's `dist/`).
+    #[arg(long, env = "STATIC_DIR", default_value = "./dist")]
+    pub static_dir: PathBuf,
+
+    /// Prefix of every Redis key and channel, so several deployments can share one Redis.
+    #[arg(long, env = "KEY_PREFIX", default_value = "counter:")]
+    pub key_prefix: String,
+
+    /// Origins (`https://app.example.com`) allowed to open WebSockets, comma-separated.
+    /// Empty: only the origin whose host is the request's own `Host`.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Largest WebSocket message or REST body accepted, in bytes.
+    #[arg(long, env = "MAX_MESSAGE_BYTES", default_value_t = shared::MAX_FRAME_BYTES)]
+    pub max_message_bytes: usize,
+
+    /// Operations one WebSocket may send per second, on average.
+    #[arg(long, env = "MAX_OPS_PER_SECOND", default_value_t = 50)]
+    pub max_ops_per_second: u32,
+
+    /// Operations one WebSocket may send in a burst above the average rate.
+    #[arg(long, env = "MAX_OPS_BURST", default_value_t = 100)]
+    pub max_ops_burst: u32,
+
+    /// WebSockets one replica holds at once; more are refused with 503.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// How often (in milliseconds) a replica re-reads the counters it serves, to catch changes
+    /// made behind its back (`redis-cli SET`) or lost pub/sub messages.
+    #[arg(long, env = "RECONCILE_INTERVAL_MS", default_value_t = 2000)]
+    pub reconcile_interval_ms: u64,
+
+    /// How long (in seconds) an applied `op_id` is remembered for deduplication.
+    #[arg(long, env = "OP_TTL_SECONDS", default_value_t = 86_400)]
+    pub op_ttl_seconds: u64,
+
+    /// Longest wait (in milliseconds) for one store operation before answering `unavailable`.
+    #[arg(long, env = "STORE_TIMEOUT_MS", default_value_t = 2000)]
+    pub store_timeout_ms: u64,
+}
+
+impl Config {
+    pub fn reconcile_interval(&self) -> Duration {
+        Duration::from_millis(self.reconcile_interval_ms.max(10))
+    }
+
+    pub fn store_timeout(&self) -> Duration {
+        Duration::from_millis(self.store_timeout_ms.max(1))
+    }
+
+    pub fn op_ttl(&self) -> Duration {
+        Duration::from_secs(self.op_ttl_seconds.max(1))
+    }
+}

@@ -1,0 +1,202 @@
+//! Fan-out inside one replica: one latest-value channel per counter that has sockets here.
+//!
+//! A change is serialised once into a [`StateFrame`] and shared by every socket watching the
+//! counter. The channel is a `tokio::sync::watch`, which holds only the newest value: a slow
+//! socket that wakes up late reads the latest state, never a backlog. States are accepted only
+//! when their version is newer, so no socket ever sees a version go backwards, whichever
+//! path (pub/sub, the local apply, a reconcile) delivered them first.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::extract::ws::Utf8Bytes;
+use shared::{CounterName, CounterState, ServerMessage};
+use tokio::sync::watch;
+
+/// A counter state with its `state` frame already serialised.
+#[derive(Clone, Debug)]
+pub struct StateFrame {
+    /// The state itself, to order frames and to answer reconciles.
+    pub state: CounterState,
+    /// The JSON text of the `state` frame, shared by reference among all sockets.
+    pub json: Utf8Bytes,
+}
+
+impl StateFrame {
+    pub fn new(state: CounterState) -> Self {
+        let json = ServerMessage::State(state.clone()).to_json().into();
+        Self { state, json }
+    }
+}
+
+/// What one counter's sockets on this replica share.
+struct Channel {
+    /// The newest state known here; `None` until the first read from the store.
+    state: watch::Sender<Option<StateFrame>>,
+    /// People watching this counter over all replicas, as last computed.
+    presence: watch::Sender<u64>,
+    /// Sockets on this replica watching the counter; the channel goes when it drops to zero.
+    sockets: usize,
+}
+
+/// The replica's counters that have at least one socket.
+#[derive(Clone, Default)]
+pub struct Hub {
+    /// Counter name to its channel. A plain mutex: it is held only for map lookups, never
+    /// across an await.
+    channels: Arc<Mutex<HashMap<CounterName, Channel>>>,
+}
+
+/// A socket's membership of one counter's channel; leaving is dropping it.
+pub struct Membership {
+    hub: Hub,
+    name: CounterName,
+    /// Wakes the socket on every accepted state.
+    pub state: watch::Receiver<Option<StateFrame>>,
+    /// Wakes the socket when the presence count changes.
+    pub presence: watch::Receiver<u64>,
+}
+
+impl Hub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CounterName, Channel>> {
+        // The map is consistent after every statement, so a panic elsewhere cannot leave it
+        // half-updated; carrying on is safe.
+        self.channels.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a socket to the counter's channel, creating the channel for the first one.
+    pub fn join(&self, name: &CounterName) -> Membership {
+        let mut channels = self.lock();
+        let channel = channels.entry(name.clone()).or_insert_with(|| Channel {
+            state: watch::Sender::new(None),
+            presence: watch::Sender::new(0),
+            sockets: 0,
+        });
+        channel.sockets += 1;
+        Membership {
+            hub: self.clone(),
+            name: name.clone(),
+            state: channel.state.subscribe(),
+            presence: channel.presence.subscribe(),
+        }
+    }
+
+    /// Offers a state to the counter's sockets. It is taken only if it is newer than what
+    /// they have; a counter without sockets here is ignored. Returns whether it was taken.
+    pub fn publish(&self, state: CounterState) -> bool {
+        let channels = self.lock();
+        let Some(channel) = channels.get(&state.name) else {
+            return false;
+        };
+        channel.state.send_if_modified(|current| {
+            let newer = current
+                .as_ref()
+                .is_none_or(|frame| frame.state.version < state.version);
+            if newer {
+                *current = Some(StateFrame::new(state));
+            }
+            newer
+        })
+    }
+
+    /// Sets how many people watch a counter over all replicas.
+    pub fn set_presence(&self, name: &CounterName, online: u64) {
+        if let Some(channel) = self.lock().get(name) {
+            channel.presence.send_if_modified(|current| {
+                let changed = *current != online;
+                *current = online;
+                changed
+            });
+        }
+    }
+
+    /// The counters served here, with the newest state known of each and the number of
+    /// sockets on this replica.
+    pub fn served(&self) -> Vec<(CounterName, Option<CounterState>, usize)> {
+        self.lock()
+            .iter()
+            .map(|(name, channel)| {
+                let state = channel.state.borrow().as_ref().map(|f| f.state.clone());
+                (name.clone(), state, channel.sockets)
+            })
+            .collect()
+    }
+
+    /// Sockets connected to this replica, over all counters.
+    pub fn sockets(&self) -> usize {
+        self.lock().values().map(|channel| channel.sockets).sum()
+    }
+}
+
+impl Membership {
+    /// The newest state known here, if any.
+    pub fn current(&self) -> Option<StateFrame> {
+        self.state.borrow().clone()
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        let mut channels = self.hub.lock();
+        if let Some(channel) = channels.get_mut(&self.name) {
+            channel.sockets -= 1;
+            if channel.sockets == 0 {
+                channels.remove(&self.name);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(value: i64, version: u64) -> CounterState {
+        CounterState {
+            name: CounterName::global(),
+            value,
+            version,
+        }
+    }
+
+    #[test]
+    fn only_newer_versions_are_taken() {
+        let hub = Hub::default();
+        let member = hub.join(&CounterName::global());
+        assert!(hub.publish(state(5, 2)));
+        assert!(!hub.publish(state(4, 1)));
+        assert!(!hub.publish(state(9, 2)));
+        assert!(hub.publish(state(6, 3)));
+        let frame = member.current().unwrap();
+        assert_eq!(frame.state, state(6, 3));
+        assert_eq!(
+            frame.json.as_str(),
+            r#"{"type":"state","name":"global","value":6,"version":3}"#
+        );
+    }
+
+    #[test]
+    fn a_channel_lives_while_it_has_sockets() {
+        let hub = Hub::default();
+        assert!(!hub.publish(state(1, 1)), "no sockets, nothing to publish to");
+        let first = hub.join(&CounterName::global());
+        let second = hub.join(&CounterName::global());
+        assert_eq!(hub.sockets(), 2);
+        drop(first);
+        assert!(hub.publish(state(1, 1)));
+        assert_eq!(second.current().unwrap().state.value, 1);
+        drop(second);
+        assert!(hub.served().is_empty());
+    }
+
+    #[test]
+    fn presence_wakes_only_on_change() {
+        let hub = Hub::default();
+        let mut member = hub.join(&CounterName::global());
+        hub.set_presence(&CounterName::global(), 3);
+        assert!(member.presence.has_changed().unwrap());
+        assert_eq!(*member.presence.borrow_and_update(), 3);
+        hub.set_presence(&CounterName::global(), 3);
+        assert!(!member.presence.has_changed().unwrap());
+    }
+}

@@ -1,0 +1,97 @@
+//! Where counters live: Redis for any number of replicas, or an embedded file for one.
+//!
+//! Both stores keep the same contract: a change is applied atomically with its `op_id`
+//! dedupe record and a version bump, and an acknowledged change is durable (Redis within
+//! its persistence setting; the embedded store on disk before the ack).
+
+pub mod embedded;
+pub mod keys;
+pub mod redis;
+pub mod subscriber;
+
+use shared::{Change, CounterName, CounterState, ErrorCode, ProtocolError};
+
+pub use self::embedded::EmbeddedStore;
+pub use self::redis::RedisStore;
+
+/// The result of applying a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The counter right after the change (for a duplicate: right after its first apply).
+    pub state: CounterState,
+    /// True when the `op_id` had been applied before and this call changed nothing.
+    pub duplicate: bool,
+}
+
+/// Why a store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The change would leave the 64-bit signed range; nothing changed.
+    #[error("the change would take the counter beyond the 64-bit signed range")]
+    Overflow,
+    /// The store did not answer (in time). The detail is for logs only: it may name hosts.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// The stored value is not an integer (someone wrote to the key by hand).
+    #[error("the stored value of counter {0} is not an integer")]
+    NotInteger(CounterName),
+}
+
+impl From<StoreError> for ProtocolError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Overflow => ProtocolError::new(
+                ErrorCode::Overflow,
+                "the change would take the counter beyond the 64-bit signed range; nothing changed",
+            ),
+            StoreError::Unavailable(_) => ProtocolError::new(
+                ErrorCode::Unavailable,
+                "the counter store is unavailable; retry with the same op_id",
+            ),
+            StoreError::NotInteger(_) => ProtocolError::new(
+                ErrorCode::Internal,
+                "the stored value of this counter is not an integer",
+            ),
+        }
+    }
+}
+
+/// The store this replica uses.
+pub enum Store {
+    Redis(RedisStore),
+    Embedded(EmbeddedStore),
+}
+
+impl Store {
+    /// Applies a change once per `op_id`.
+    pub async fn apply(&self, name: &CounterName, change: &Change) -> Result<Applied, StoreError> {
+        match self {
+            Self::Redis(store) => store.apply(name, change).await,
+            Self::Embedded(store) => store.apply(name, change).await,
+        }
+    }
+
+    /// Reads a counter; one that was never changed is 0 at version 0.
+    pub async fn get(&self, name: &CounterName) -> Result<CounterState, StoreError> {
+        match self {
+            Self::Redis(store) => store.get(name).await,
+            Self::Embedded(store) => store.get(name).await,
+        }
+    }
+
+    /// Records this replica's sockets on a counter and returns the total over all replicas.
+    pub async fn presence(&self, name: &CounterName, local: usize) -> Result<u64, StoreError> {
+        match self {
+            Self::Redis(store) => store.presence(name, local).await,
+            Self::Embedded(_) => Ok(local as u64),
+        }
+    }
+
+    /// Ok when the store answers and changes can reach this replica's sockets.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Redis(store) => store.ready().await,
+            Self::Embedded(_) => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The Redis store: every change is one EVALSHA of `lua/apply.lua` over one multiplexed
+//! connection per replica; changes reach other replicas through Redis pub/sub (see
+//! [`crate::store::subscriber`]).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, RedisError, Script};
+use shared::{Change, CounterName, CounterState};
+
+use super::keys::Keys;
+use super::{Applied, StoreError};
+
+/// The scripts, loaded once per connection and called by SHA; `redis::Script` reloads a
+/// script by itself when Redis answers NOSCRIPT (after a restart or `SCRIPT FLUSH`).
+struct Scripts {
+    apply: Script,
+    reconcile: Script,
+    presence: Script,
+}
+
+/// A Redis-backed store, shared by every request of one replica.
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Opens the subscriber connection (the command connection is `conn`).
+    client: Client,
+    /// The one multiplexed, auto-pipelined command connection; reconnects by itself.
+    conn: ConnectionManager,
+    /// Key and channel names.
+    keys: Keys,
+    scripts: Scripts,
+    /// Names this replica's field in presence hashes; unique per process start.
+    replica_id: String,
+    /// How long an `op_id` record lives.
+    op_ttl: Duration,
+    /// Longest wait for one command before answering `unavailable`.
+    timeout: Duration,
+    /// True while the subscriber is subscribed and has resynced; `/readyz` reads it.
+    subscriber_live: AtomicBool,
+}
+
+/// How long a replica's presence field outlives its last refresh.
+const PRESENCE_TTL: Duration = Duration::from_secs(10);
+
+impl RedisStore {
+    /// Prepares the connection without waiting for Redis, so a replica starts (not ready)
+    /// while Redis is down and becomes ready when it appears.
+    pub fn new(
+        url: &str,
+        key_prefix: &str,
+        op_ttl: Duration,
+        timeout: Duration,
+    ) -> Result<Self, RedisError> {
+        let client = Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            // Fail the request fast and try again on the next one, rather than queueing
+            // requests behind a long retry loop while Redis is away.
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
+        let replica_id = format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                conn,
+                keys: Keys::new(key_prefix),
+                scripts: Scripts {
+                    apply: Script::new(include_str!("lua/apply.lua")),
+                    reconcile: Script::new(include_str!("lua/reconcile.lua")),
+                    presence: Script::new(include_str!("lua/presence.lua")),
+                },
+                replica_id,
+                op_ttl,
+                timeout,
+                subscriber_live: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    pub(super) fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    pub(super) fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    pub(super) fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    pub(super) fn set_subscriber_live(&self, live: bool) {
+        self.inner.subscriber_live.store(live, Ordering::Release);
+    }
+
+    /// Runs one Redis call with the replica's deadline, so a hung Redis costs a bounded wait.
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.inner.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(StoreError::Unavailable(err.to_string())),
+            Err(_) => Err(StoreError::Unavailable("Redis did not answer in time".into())),
+        }
+    }
+
+    pub async fn apply(&self, name: &CounterName, change: &Change) -> Result<Applied, StoreError> {
+        let keys = &self.inner.keys;
+        let mut invocation = self.inner.scripts.apply.prepare_invoke();
+        invocation.key(keys.value(name)).key(keys.version(name));
+        if let Some(op_id) = &change.op_id {
+            invocation.key(keys.op(name, op_id));
+        }
+        invocation
+            .arg(change.delta())
+            .arg(self.inner.op_ttl.as_secs().max(1))
+            .arg(keys.channel(name))
+            .arg(name.as_str());
+        let mut conn = self.inner.conn.clone();
+        let reply: Vec<String> = self.bounded(invocation.invoke_async(&mut conn)).await?;
+        let duplicate = match reply.first().map(String::as_str) {
+            Some("ok") => false,
+            Some("dup") => true,
+            Some("overflow") => return Err(StoreError::Overflow),
+            Some("not_integer") => return Err(StoreError::NotInteger(name.clone())),
+            _ => return Err(unexpected(&reply)),
+        };
+        Ok(Applied {
+            state: parse_state(name, &reply[1..])?,
+            duplicate,
+        })
+    }
+
+    pub async fn get(&self, name: &CounterName) -> Result<CounterState, StoreError> {
+        self.reconcile(name, None).await
+    }
+
+    /// Reads a counter and, given the newest state this replica knows, repairs its version
+    /// when the value moved behind the service's back (see `lua/reconcile.lua`).
+    pub async fn reconcile(
+        &self,
+        name: &CounterName,
+        known: Option<&CounterState>,
+    ) -> Result<CounterState, StoreError> {
+        let keys = &self.inner.keys;
+        let (known_value, known_version) = match known {
+            Some(state) => (state.value.to_string(), state.version),
+            None => (String::new(), 0),
+        };
+        let mut invocation = self.inner.scripts.reconcile.prepare_invoke();
+        invocation
+            .key(keys.value(name))
+            .key(keys.version(name))
+            .arg(known_value)
+            .arg(known_version)
+            .arg(keys.channel(name))
+            .arg(name.as_str());
+        let mut conn = self.inner.conn.clone();
+        let reply: Result<Vec<String>, StoreError> =
+            self.bounded(invocation.invoke_async(&mut conn)).await;
+        match reply {
+            Ok(reply) => parse_state(name, &reply),
+            Err(StoreError::Unavailable(msg)) if msg.contains("not an integer") => {
+                Err(StoreError::NotInteger(name.clone()))
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    pub async fn presence(&self, name: &CounterName, local: usize) -> Result<u64, StoreError> {
+        let mut invocation = self.inner.scripts.presence.prepare_invoke();
+        invocation
+            .key(self.inner.keys.presence(name))
+            .arg(&self.inner.replica_id)
+            .arg(local)
+            .arg(PRESENCE_TTL.as_millis() as u64);
+        let mut conn = self.inner.conn.clone();
+        self.bounded(invocation.invoke_async(&mut conn)).await
+    }
+
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        let mut conn = self.inner.conn.clone();
+        let _: String = self
+            .bounded(redis::cmd("PING").query_async(&mut conn))
+            .await?;
+        if self.inner.subscriber_live.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable("the subscriber is not live".into()))
+        }
+    }
+}
+
+/// Reads `[value, version]` strings from a script reply.
+fn parse_state(name: &CounterName, reply: &[String]) -> Result<CounterState, StoreError> {
+    match reply {
+        [value, version, ..] => match (value.parse(), version.parse()) {
+            (Ok(value), Ok(version)) => Ok(CounterState {
+                name: name.clone(),
+                value,
+                version,
+            }),
+            _ => Err(StoreError::NotInteger(name.clone())),
+        },
+        _ => Err(unexpected(reply)),
+    }
+}
+
+fn unexpected(reply: &[String]) -> StoreError {
+    StoreError::Unavailable(format!("unexpected script reply {reply:?}"))
+}

@@ -1,0 +1,131 @@
+//! The replica's one Redis subscriber: brings every change made on any replica to this
+//! replica's [`Hub`], and keeps the hub right when pub/sub drops messages.
+//!
+//! Redis pub/sub is at-most-once: a message published while the subscriber is reconnecting
+//! is gone. So after every (re)subscribe, and then periodically, the subscriber re-reads
+//! every counter this replica serves (the reconcile), which also catches values changed
+//! behind the service's back.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use shared::CounterState;
+use tokio_util::sync::CancellationToken;
+
+use super::StoreError;
+use super::redis::RedisStore;
+use crate::hub::Hub;
+
+/// The longest pause between two attempts to resubscribe.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Keeps the subscriber running until `shutdown`, resubscribing after every failure.
+pub async fn run(store: RedisStore, hub: Hub, reconcile_every: Duration, shutdown: CancellationToken) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let result = shutdown
+            .run_until_cancelled(subscribe_and_follow(&store, &hub, reconcile_every, &mut backoff))
+            .await;
+        store.set_subscriber_live(false);
+        match result {
+            None => return,
+            Some(err) => tracing::warn!(error = %err, "Redis subscriber lost; resubscribing"),
+        }
+        if shutdown
+            .run_until_cancelled(tokio::time::sleep(backoff))
+            .await
+            .is_none()
+        {
+            return;
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// One subscriber connection's life; returns why it ended.
+async fn subscribe_and_follow(
+    store: &RedisStore,
+    hub: &Hub,
+    reconcile_every: Duration,
+    backoff: &mut Duration,
+) -> StoreError {
+    let unavailable = |err: redis::RedisError| StoreError::Unavailable(err.to_string());
+    let timeout = store.timeout();
+    let connect = async {
+        let pubsub = store.client().get_async_pubsub().await.map_err(unavailable)?;
+        let (mut sink, stream) = pubsub.split();
+        sink.psubscribe(store.keys().channel_pattern())
+            .await
+            .map_err(unavailable)?;
+        Ok::<_, StoreError>((sink, stream))
+    };
+    let (mut sink, mut stream) = match tokio::time::timeout(timeout, connect).await {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(err)) => return err,
+        Err(_) => return StoreError::Unavailable("subscribing timed out".into()),
+    };
+    // Subscribed first, then re-read: a change made in between arrives by pub/sub, and the
+    // hub drops whichever copy is older.
+    if let Err(err) = reconcile(store, hub).await {
+        return err;
+    }
+    store.set_subscriber_live(true);
+    *backoff = Duration::from_millis(50);
+    tracing::info!("Redis subscriber live");
+
+    let mut tick = tokio::time::interval(reconcile_every);
+    tick.reset();
+    loop {
+        tokio::select! {
+            message = stream.next() => {
+                let Some(message) = message else {
+                    return StoreError::Unavailable("the subscriber connection closed".into());
+                };
+                deliver(store, hub, message.get_channel_name(), message.get_payload_bytes());
+            }
+            _ = tick.tick() => {
+                // A ping proves the subscriber connection itself still works; a hung or
+                // half-open connection would otherwise go unnoticed.
+                match tokio::time::timeout(timeout, sink.ping::<String>()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(err)) => return unavailable(err),
+                    Err(_) => return StoreError::Unavailable("subscriber ping timed out".into()),
+                }
+                if let Err(err) = reconcile(store, hub).await {
+                    return err;
+                }
+            }
+        }
+    }
+}
+
+/// Hands one pub/sub message to the hub; anything that is not a valid state is logged and
+/// dropped, never allowed to stop the subscriber.
+fn deliver(store: &RedisStore, hub: &Hub, channel: &str, payload: &[u8]) {
+    let Some(name) = store.keys().name_of_channel(channel) else {
+        return;
+    };
+    match serde_json::from_slice::<CounterState>(payload) {
+        Ok(state) if state.name == name => {
+            hub.publish(state);
+        }
+        _ => tracing::warn!(channel, "ignoring a malformed message on a counter channel"),
+    }
+}
+
+/// Re-reads every counter served here and offers the result to the hub.
+async fn reconcile(store: &RedisStore, hub: &Hub) -> Result<(), StoreError> {
+    for (name, known, _) in hub.served() {
+        match store.reconcile(&name, known.as_ref()).await {
+            Ok(state) => {
+                hub.publish(state);
+            }
+            // One counter damaged by hand must not stop the others from being served.
+            Err(StoreError::NotInteger(name)) => {
+                tracing::error!(counter = %name, "the stored value is not an integer");
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! The WebSocket endpoint: one socket watching one counter.
+//!
+//! Per connection there are two loops, joined in one task: the send loop owns the socket's
+//! write half and sends state, presence and replies; the receive loop decodes frames and
+//! applies them. They meet through a small channel of replies. The loops are written over
+//! any `Sink`/`Stream` of messages, so they do not care where the socket came from.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use shared::{ClientMessage, CounterName, ErrorCode, ProtocolError, ServerMessage};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
+use crate::counters::Counters;
+use crate::error::AppError;
+use crate::hub::Membership;
+use crate::rate_limit::TokenBucket;
+
+/// Close code 1013, "try again later": the store could not be read when the socket opened.
+const TRY_AGAIN_LATER: u16 = 1013;
+
+/// How long the send loop may take to flush the last replies after the client went quiet.
+const FLUSH_GRACE: Duration = Duration::from_secs(1);
+
+/// What the receive loop asks the send loop to send.
+enum Outgoing {
+    Frame(Utf8Bytes),
+    Close(u16, &'static str),
+}
+
+/// `GET /ws/counters/{name}`: checks the name, the origin and the connection cap before
+/// upgrading, so a refused client gets a plain HTTP error.
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    State(app): State<AppState>,
+) -> Result<Response, AppError> {
+    let name: CounterName = name.parse()?;
+    let refuse = |err: ProtocolError| {
+        app.counters
+            .metrics
+            .ws_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        AppError(err)
+    };
+    app.origin.check(&headers).map_err(refuse)?;
+    let permit = app.connections.clone().try_acquire_owned().map_err(|_| {
+        refuse(ProtocolError::new(
+            ErrorCode::Unavailable,
+            "this server is at its connection limit; try again shortly",
+        ))
+    })?;
+    let max = app.config.max_message_bytes;
+    Ok(ws
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket: WebSocket| async move {
+            app.counters
+                .metrics
+                .ws_accepted
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (sink, stream) = socket.split();
+            serve(sink, stream, name, app).await;
+            // The permit is held for the socket's whole life.
+            drop(permit);
+        }))
+}
+
+/// Serves one socket until either side ends it or the replica shuts down.
+pub async fn serve<S, R>(mut sink: S, stream: R, name: CounterName, app: AppState)
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let membership = app.counters.hub.join(&name);
+    // Joined first, then read: a change in between reaches the hub by pub/sub or the local
+    // apply, and the hub keeps whichever is newer.
+    if membership.current().is_none() {
+        match app.counters.get(&name).await {
+            Ok(state) => {
+                app.counters.hub.publish(state);
+            }
+            Err(err) => {
+                let frame = ServerMessage::error(err, None).to_json();
+                let _ = sink.send(Message::Text(frame.into())).await;
+                let _ = sink.send(close(TRY_AGAIN_LATER, "store unavailable")).await;
+                return;
+            }
+        }
+    }
+    let (replies_tx, replies_rx) = mpsc::channel(32);
+    let limits = Limits {
+        per_second: app.config.max_ops_per_second,
+        burst: app.config.max_ops_burst,
+    };
+    let send = send_loop(sink, membership, replies_rx, app.shutdown.clone());
+    let receive = receive_loop(stream, name, app.counters.clone(), limits, replies_tx);
+    tokio::pin!(send, receive);
+    tokio::select! {
+        () = &mut send => {}
+        () = &mut receive => {
+            // The receive loop dropped its end of the replies channel: the send loop sends
+            // what is queued (an ack, a close frame) and ends.
+            let _ = tokio::time::timeout(FLUSH_GRACE, send).await;
+        }
+    }
+}
+
+/// Sends the current state first, then every newer state, presence changes and replies.
+async fn send_loop<S>(
+    mut sink: S,
+    mut membership: Membership,
+    mut replies: mpsc::Receiver<Outgoing>,
+    shutdown: CancellationToken,
+) where
+    S: Sink<Message> + Unpin,
+{
+    let Some(first) = membership.state.borrow_and_update().clone() else {
+        return;
+    };
+    let mut last_version = first.state.version;
+    if sink.send(Message::Text(first.json)).await.is_err() {
+        return;
+    }
+    if *membership.presence.borrow() > 0 {
+        membership.presence.mark_changed();
+    }
+    loop {
+        let message = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {
+                let _ = sink.send(close(close_code::AWAY, "server restarting; reconnect")).await;
+                return;
+            }
+            reply = replies.recv() => match reply {
+                Some(Outgoing::Frame(text)) => Message::Text(text),
+                Some(Outgoing::Close(code, reason)) => close(code, reason),
+                None => return,
+            },
+            changed = membership.state.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let frame = membership.state.borrow_and_update().clone();
+                match frame {
+                    Some(frame) if frame.state.version > last_version => {
+                        last_version = frame.state.version;
+                        Message::Text(frame.json)
+                    }
+                    _ => continue,
+                }
+            }
+            changed = membership.presence.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let online = *membership.presence.borrow_and_update();
+                Message::Text(ServerMessage::Presence { online }.to_json().into())
+            }
+        };
+        let closing = matches!(message, Message::Close(_));
+        if sink.send(message).await.is_err() || closing {
+            return;
+        }
+    }
+}
+
+/// The per-connection rate limit.
+struct Limits {
+    per_second: u32,
+    burst: u32,
+}
+
+/// Decodes, limits and applies every frame, queueing one reply per frame.
+async fn receive_loop<R>(
+    mut stream: R,
+    name: CounterName,
+    counters: Counters,
+    limits: Limits,
+    replies: mpsc::Sender<Outgoing>,
+) where
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let mut bucket = TokenBucket::new(limits.per_second, limits.burst);
+    while let Some(message) = stream.next().await {
+        let text = match message {
+            Ok(Message::Text(text)) => text,
+            Ok(Message::Binary(_)) => {
+                let err = ProtocolError::new(
+                    ErrorCode::BadRequest,
+                    "binary frames are not supported; send JSON text frames",
+                );
+                counters.metrics.refused(err.code);
+                let reply = ServerMessage::error(err, None).to_json();
+                if replies.send(Outgoing::Frame(reply.into())).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Ok(Message::Close(_)) => return,
+            // Pings are answered by the WebSocket layer itself.
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Err(err) => {
+                if is_too_large(err) {
+                    counters.metrics.refused(ErrorCode::TooLarge);
+                    let _ = replies
+                        .send(Outgoing::Close(close_code::SIZE, "frame too large"))
+                        .await;
+                }
+                return;
+            }
+        };
+        let reply = handle_frame(&text, &name, &counters, &mut bucket).await;
+        if replies.send(Outgoing::Frame(reply.into())).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The reply to one text frame.
+async fn handle_frame(
+    text: &str,
+    name: &CounterName,
+    counters: &Counters,
+    bucket: &mut TokenBucket,
+) -> String {
+    let change = match ClientMessage::decode(text) {
+        Ok(change) => change,
+        Err((err, op_id)) => {
+            counters.metrics.refused(err.code);
+            return ServerMessage::error(err, op_id).to_json();
+        }
+    };
+    if !bucket.try_take() {
+        let err = ProtocolError::new(
+            ErrorCode::RateLimited,
+            "too many operations on this connection; retry this one later",
+        );
+        counters.metrics.refused(err.code);
+        return ServerMessage::error(err, change.op_id).to_json();
+    }
+    match counters.apply(name, &change).await {
+        Ok(state) => ServerMessage::Ack {
+            op_id: change.op_id,
+            value: state.value,
+            version: state.version,
+        }
+        .to_json(),
+        Err(err) => ServerMessage::error(err, change.op_id).to_json(),
+    }
+}
+
+/// Whether a read failed because the client sent more than the size limit.
+fn is_too_large(err: axum::Error) -> bool {
+    let inner = err.into_inner();
+    matches!(
+        inner.downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
