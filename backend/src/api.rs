@@ -56,9 +56,7 @@ async fn change(
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         ChangeRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|err| {
-            AppError::new(ErrorCode::BadRequest, format!("malformed body: {err}"))
-        })?
+        ChangeRequest::decode(&body)?
     };
     let change = request.validate(direction)?;
     Ok(Json(app.counters.apply(&name, &change).await?))
@@ -66,7 +64,10 @@ async fn change(
 
 fn counter_name(name: Result<Path<String>, PathRejection>) -> Result<CounterName, AppError> {
     let Path(name) = name.map_err(|_| {
-        AppError::new(ErrorCode::InvalidName, "the counter name is not valid UTF-8")
+        AppError::new(
+            ErrorCode::InvalidName,
+            "the counter name is not valid UTF-8",
+        )
     })?;
     Ok(name.parse()?)
 }
@@ -93,9 +94,15 @@ pub async fn readyz(State(app): State<AppState>) -> Result<&'static str, AppErro
 /// `GET /metrics`: Prometheus text.
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let ready = app.counters.store.ready().await.is_ok();
-    let text = app.counters.metrics.render(app.counters.hub.sockets(), ready);
+    let text = app
+        .counters
+        .metrics
+        .render(app.counters.hub.sockets(), ready);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
 }

@@ -26,7 +26,11 @@ impl Counters {
         name: &CounterName,
         change: &Change,
     ) -> Result<CounterState, ProtocolError> {
-        let applied = self.store.apply(name, change).await.map_err(|err| self.refuse(err))?;
+        let applied = self
+            .store
+            .apply(name, change)
+            .await
+            .map_err(|err| self.refuse(err))?;
         let counter = if applied.duplicate {
             &self.metrics.ops_duplicate
         } else {

@@ -178,7 +178,10 @@ mod tests {
     #[test]
     fn a_channel_lives_while_it_has_sockets() {
         let hub = Hub::default();
-        assert!(!hub.publish(state(1, 1)), "no sockets, nothing to publish to");
+        assert!(
+            !hub.publish(state(1, 1)),
+            "no sockets, nothing to publish to"
+        );
         let first = hub.join(&CounterName::global());
         let second = hub.join(&CounterName::global());
         assert_eq!(hub.sockets(), 2);

@@ -73,8 +73,16 @@ mod tests {
     #[test]
     fn same_host_allows_its_own_pages_and_non_browsers() {
         let policy = OriginPolicy::from_config(&[]);
-        assert!(policy.check(&headers("a.example:8080", Some("http://a.example:8080"))).is_ok());
-        assert!(policy.check(&headers("a.example", Some("https://A.example"))).is_ok());
+        assert!(
+            policy
+                .check(&headers("a.example:8080", Some("http://a.example:8080")))
+                .is_ok()
+        );
+        assert!(
+            policy
+                .check(&headers("a.example", Some("https://A.example")))
+                .is_ok()
+        );
         assert!(policy.check(&headers("a.example", None)).is_ok());
     }
 
@@ -88,7 +96,9 @@ mod tests {
             "null",
             "a.example",
         ] {
-            let err = policy.check(&headers("a.example", Some(origin))).unwrap_err();
+            let err = policy
+                .check(&headers("a.example", Some(origin)))
+                .unwrap_err();
             assert_eq!(err.code, ErrorCode::ForbiddenOrigin, "{origin}");
         }
     }
@@ -96,9 +106,22 @@ mod tests {
     #[test]
     fn allow_list_is_exact() {
         let policy = OriginPolicy::from_config(&["https://app.example.com/".into()]);
-        assert!(policy.check(&headers("api.example.com", Some("https://app.example.com"))).is_ok());
-        for origin in ["https://app.example.com.evil.example", "http://app.example.com", "null"] {
-            assert!(policy.check(&headers("api.example.com", Some(origin))).is_err(), "{origin}");
+        assert!(
+            policy
+                .check(&headers("api.example.com", Some("https://app.example.com")))
+                .is_ok()
+        );
+        for origin in [
+            "https://app.example.com.evil.example",
+            "http://app.example.com",
+            "null",
+        ] {
+            assert!(
+                policy
+                    .check(&headers("api.example.com", Some(origin)))
+                    .is_err(),
+                "{origin}"
+            );
         }
     }
 }

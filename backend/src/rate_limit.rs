@@ -53,6 +53,10 @@ mod tests {
         assert!(bucket.try_take());
         assert!(!bucket.try_take());
         tokio::time::advance(Duration::from_secs(60)).await;
-        assert_eq!((0..10).filter(|_| bucket.try_take()).count(), 3, "saves up to the burst only");
+        assert_eq!(
+            (0..10).filter(|_| bucket.try_take()).count(),
+            3,
+            "saves up to the burst only"
+        );
     }
 }

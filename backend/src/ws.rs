@@ -58,10 +58,8 @@ pub async fn upgrade(
         ))
     })?;
     let max = app.config.max_message_bytes;
-    Ok(ws
-        .max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket: WebSocket| async move {
+    Ok(ws.max_message_size(max).max_frame_size(max).on_upgrade(
+        move |socket: WebSocket| async move {
             app.counters
                 .metrics
                 .ws_accepted
@@ -70,7 +68,8 @@ pub async fn upgrade(
             serve(sink, stream, name, app).await;
             // The permit is held for the socket's whole life.
             drop(permit);
-        }))
+        },
+    ))
 }
 
 /// Serves one socket until either side ends it or the replica shuts down.

@@ -32,10 +32,8 @@ impl ClientMessage {
     /// client can settle that operation instead of retrying it forever.
     pub fn decode(text: &str) -> Result<Change, (ProtocolError, Option<OpId>)> {
         let message: ClientMessage = serde_json::from_str(text).map_err(|err| {
-            let error = ProtocolError::new(
-                ErrorCode::BadRequest,
-                format!("malformed frame: {err}"),
-            );
+            let error =
+                ProtocolError::new(ErrorCode::BadRequest, format!("malformed frame: {err}"));
             (error, salvage_op_id(text))
         })?;
         let (request, direction) = match message {

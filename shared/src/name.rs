@@ -82,7 +82,17 @@ mod tests {
 
     #[test]
     fn refuses_everything_else() {
-        for name in ["", &"x".repeat(65), "a b", "a/b", "a:b", "a%20b", "ünï", "a.b", "*"] {
+        for name in [
+            "",
+            &"x".repeat(65),
+            "a b",
+            "a/b",
+            "a:b",
+            "a%20b",
+            "ünï",
+            "a.b",
+            "*",
+        ] {
             let err = name.parse::<CounterName>().unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidName, "{name:?}");
         }

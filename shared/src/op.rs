@@ -74,6 +74,22 @@ pub struct ChangeRequest {
 }
 
 impl ChangeRequest {
+    /// Decodes a REST body. Only a JSON object is a request: serde would otherwise also take
+    /// an array like `[1]` as the struct's fields in order.
+    pub fn decode(body: &[u8]) -> Result<Self, ProtocolError> {
+        let malformed = |err: serde_json::Error| {
+            ProtocolError::new(ErrorCode::BadRequest, format!("malformed body: {err}"))
+        };
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(malformed)?;
+        if !value.is_object() {
+            return Err(ProtocolError::new(
+                ErrorCode::BadRequest,
+                r#"the body must be a JSON object such as {"by":1,"op_id":"…"}"#,
+            ));
+        }
+        serde_json::from_value(value).map_err(malformed)
+    }
+
     /// Checks the fields and fixes the direction.
     pub fn validate(self, direction: Direction) -> Result<Change, ProtocolError> {
         let by = self.by.unwrap_or(1);

@@ -49,7 +49,10 @@ fn server_frames() {
     ];
     for (message, text) in cases {
         assert_eq!(message.to_json(), text);
-        assert_eq!(serde_json::from_str::<ServerMessage>(text).unwrap(), message);
+        assert_eq!(
+            serde_json::from_str::<ServerMessage>(text).unwrap(),
+            message
+        );
     }
 }
 
@@ -75,7 +78,10 @@ fn client_frames() {
 fn state_is_the_rest_answer_and_the_pubsub_payload() {
     let text = r#"{"name":"global","value":-3,"version":9}"#;
     assert_eq!(serde_json::to_string(&state(-3, 9)).unwrap(), text);
-    assert_eq!(serde_json::from_str::<CounterState>(text).unwrap(), state(-3, 9));
+    assert_eq!(
+        serde_json::from_str::<CounterState>(text).unwrap(),
+        state(-3, 9)
+    );
     let extremes = state(i64::MIN, u64::MAX);
     let round_trip: CounterState =
         serde_json::from_str(&serde_json::to_string(&extremes).unwrap()).unwrap();
@@ -102,7 +108,10 @@ fn error_body() {
         (ErrorCode::Internal, "internal"),
     ];
     for (code, text) in codes {
-        assert_eq!(serde_json::to_value(code).unwrap(), Value::String(text.into()));
+        assert_eq!(
+            serde_json::to_value(code).unwrap(),
+            Value::String(text.into())
+        );
         assert_eq!(code.as_str(), text);
     }
 }
@@ -117,8 +126,14 @@ fn bad_frames_are_refused_with_the_op_id_when_readable() {
         (r#"{"type":"increment","by":-4,"op_id":"a4"}"#, Some("a4")),
         (r#"{"type":"increment","by":1.5,"op_id":"a5"}"#, Some("a5")),
         (r#"{"type":"increment","by":"1","op_id":"a6"}"#, Some("a6")),
-        (r#"{"type":"increment","by":1000001,"op_id":"a7"}"#, Some("a7")),
-        (r#"{"type":"increment","extra":true,"op_id":"a8"}"#, Some("a8")),
+        (
+            r#"{"type":"increment","by":1000001,"op_id":"a7"}"#,
+            Some("a7"),
+        ),
+        (
+            r#"{"type":"increment","extra":true,"op_id":"a8"}"#,
+            Some("a8"),
+        ),
         (r#"{"type":"increment","op_id":17}"#, None),
         (r#"{"type":"increment","op_id":""}"#, None),
         (r#"[1,2,3]"#, None),
@@ -129,5 +144,34 @@ fn bad_frames_are_refused_with_the_op_id_when_readable() {
         assert_eq!(op_id, id.and_then(op), "{text}");
     }
     let long = format!(r#"{{"type":"increment","op_id":"{}"}}"#, "x".repeat(65));
-    assert_eq!(ClientMessage::decode(&long).unwrap_err().0.code, ErrorCode::BadRequest);
+    assert_eq!(
+        ClientMessage::decode(&long).unwrap_err().0.code,
+        ErrorCode::BadRequest
+    );
+}
+
+#[test]
+fn rest_bodies_must_be_objects() {
+    let request = ChangeRequest::decode(br#"{"by":3,"op_id":"r1"}"#).unwrap();
+    assert_eq!(
+        (request.by, request.op_id.as_deref()),
+        (Some(3), Some("r1"))
+    );
+    assert_eq!(
+        ChangeRequest::decode(b"{}").unwrap(),
+        ChangeRequest::default()
+    );
+    for body in [
+        &b"[1]"[..],
+        b"1",
+        b"\"x\"",
+        b"null",
+        b"{",
+        br#"{"by":1,"x":2}"#,
+    ] {
+        assert_eq!(
+            ChangeRequest::decode(body).unwrap_err().code,
+            ErrorCode::BadRequest
+        );
+    }
 }

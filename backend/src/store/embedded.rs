@@ -180,7 +180,11 @@ mod tests {
             by: Some(by.abs()),
             op_id: op_id.map(str::to_owned),
         };
-        let direction = if by < 0 { Direction::Decrement } else { Direction::Increment };
+        let direction = if by < 0 {
+            Direction::Decrement
+        } else {
+            Direction::Increment
+        };
         request.validate(direction).unwrap()
     }
 
@@ -191,7 +195,10 @@ mod tests {
         {
             let store = EmbeddedStore::open(dir.path(), Duration::from_secs(60)).unwrap();
             let first = store.apply(&name, &change(5, Some("a"))).await.unwrap();
-            assert_eq!((first.state.value, first.state.version, first.duplicate), (5, 1, false));
+            assert_eq!(
+                (first.state.value, first.state.version, first.duplicate),
+                (5, 1, false)
+            );
             let again = store.apply(&name, &change(5, Some("a"))).await.unwrap();
             assert_eq!((again.state, again.duplicate), (first.state, true));
             store.apply(&name, &change(-2, None)).await.unwrap();

@@ -20,11 +20,21 @@ use crate::hub::Hub;
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Keeps the subscriber running until `shutdown`, resubscribing after every failure.
-pub async fn run(store: RedisStore, hub: Hub, reconcile_every: Duration, shutdown: CancellationToken) {
+pub async fn run(
+    store: RedisStore,
+    hub: Hub,
+    reconcile_every: Duration,
+    shutdown: CancellationToken,
+) {
     let mut backoff = Duration::from_millis(50);
     loop {
         let result = shutdown
-            .run_until_cancelled(subscribe_and_follow(&store, &hub, reconcile_every, &mut backoff))
+            .run_until_cancelled(subscribe_and_follow(
+                &store,
+                &hub,
+                reconcile_every,
+                &mut backoff,
+            ))
             .await;
         store.set_subscriber_live(false);
         match result {
@@ -52,7 +62,11 @@ async fn subscribe_and_follow(
     let unavailable = |err: redis::RedisError| StoreError::Unavailable(err.to_string());
     let timeout = store.timeout();
     let connect = async {
-        let pubsub = store.client().get_async_pubsub().await.map_err(unavailable)?;
+        let pubsub = store
+            .client()
+            .get_async_pubsub()
+            .await
+            .map_err(unavailable)?;
         let (mut sink, stream) = pubsub.split();
         sink.psubscribe(store.keys().channel_pattern())
             .await

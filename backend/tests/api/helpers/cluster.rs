@@ -1,0 +1,96 @@
+//! A running system under test: one store and its replicas.
+
+use super::replica::data_dir_arg;
+use super::{RedisServer, Replica};
+
+/// The store behind a cluster.
+pub enum Backing {
+    Redis(RedisServer),
+    /// The embedded store, in a data folder removed on drop.
+    Embedded {
+        _data: tempfile::TempDir,
+    },
+}
+
+pub struct Cluster {
+    pub backing: Backing,
+    pub replicas: Vec<Replica>,
+}
+
+/// Flags every test replica gets: a short reconcile period so tests of it run fast, and a
+/// generous op rate so load tests are not rate-limited (a test of the limit sets its own).
+fn common_flags(extra: &[&str]) -> Vec<String> {
+    let defaults = [
+        ("--reconcile-interval-ms", "300"),
+        ("--max-ops-per-second", "100000"),
+        ("--max-ops-burst", "100000"),
+        ("--store-timeout-ms", "1000"),
+    ];
+    let mut flags: Vec<String> = extra.iter().map(|f| f.to_string()).collect();
+    for (flag, value) in defaults {
+        if !extra.contains(&flag) {
+            flags.extend([flag.to_string(), value.to_string()]);
+        }
+    }
+    flags
+}
+
+impl Cluster {
+    /// A fresh Redis and `replicas` backends on it.
+    pub async fn redis(replicas: usize) -> Self {
+        Self::redis_on(RedisServer::start().await, replicas, &[]).await
+    }
+
+    pub async fn redis_on(redis: RedisServer, replicas: usize, extra: &[&str]) -> Self {
+        let mut flags = common_flags(extra);
+        flags.extend(["--redis-url".to_string(), redis.url()]);
+        let mut started = Vec::new();
+        for _ in 0..replicas {
+            started.push(Replica::start(&flags).await);
+        }
+        Self {
+            backing: Backing::Redis(redis),
+            replicas: started,
+        }
+    }
+
+    /// One backend on a fresh embedded store.
+    pub async fn embedded(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut flags = common_flags(extra);
+        flags.extend(data_dir_arg(dir.path()));
+        let replica = Replica::start(&flags).await;
+        Self {
+            backing: Backing::Embedded { _data: dir },
+            replicas: vec![replica],
+        }
+    }
+
+    pub fn redis_server(&self) -> &RedisServer {
+        match &self.backing {
+            Backing::Redis(redis) => redis,
+            Backing::Embedded { .. } => panic!("not a Redis cluster"),
+        }
+    }
+
+    pub fn redis_server_mut(&mut self) -> &mut RedisServer {
+        match &mut self.backing {
+            Backing::Redis(redis) => redis,
+            Backing::Embedded { .. } => panic!("not a Redis cluster"),
+        }
+    }
+
+    /// The replica that serves the `i`-th client (clients spread round-robin).
+    pub fn replica_for(&self, i: usize) -> &Replica {
+        &self.replicas[i % self.replicas.len()]
+    }
+
+    /// What the store holds for a counter: `redis-cli GET` for Redis, the REST answer for
+    /// the embedded store.
+    pub async fn stored_value(&self, name: &str) -> i64 {
+        match &self.backing {
+            Backing::Redis(redis) => redis.get_i64(&format!("counter:{name}")).await.unwrap_or(0),
+            Backing::Embedded { .. } => self.replicas[0].state(name).await.value,
+        }
+    }
+}

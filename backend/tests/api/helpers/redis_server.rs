@@ -1,0 +1,114 @@
+//! A real `redis-server` on a free port, in its own temporary folder.
+
+use std::process::Stdio;
+
+use tokio::process::{Child, Command};
+
+use super::{eventually, free_port, logs_wanted};
+
+pub struct RedisServer {
+    /// The server process; killed when this value drops.
+    child: Option<Child>,
+    pub port: u16,
+    /// Its working folder (AOF files live here); removed on drop.
+    dir: tempfile::TempDir,
+    /// Extra arguments, kept to restart the server the same way.
+    args: Vec<String>,
+}
+
+impl RedisServer {
+    /// Starts a server without persistence.
+    pub async fn start() -> Self {
+        Self::start_with(&["--save", "", "--appendonly", "no"]).await
+    }
+
+    /// Starts a server with extra `redis-server` arguments.
+    pub async fn start_with(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            dir,
+            args: args.iter().map(|a| a.to_string()).collect(),
+        };
+        server.spawn().await;
+        server
+    }
+
+    async fn spawn(&mut self) {
+        let output = || {
+            if logs_wanted() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            }
+        };
+        let child = Command::new("redis-server")
+            .arg("--port")
+            .arg(self.port.to_string())
+            .args(["--bind", "127.0.0.1", "--dir"])
+            .arg(self.dir.path())
+            .args(&self.args)
+            .stdout(output())
+            .stderr(output())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server must be installed (cargo xtask test installs it)");
+        self.child = Some(child);
+        let url = self.url();
+        eventually("redis-server to answer PING", || {
+            let url = url.clone();
+            async move {
+                let client = redis::Client::open(url).ok()?;
+                let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+                redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .ok()
+            }
+        })
+        .await;
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Runs one command and returns its reply.
+    pub async fn cmd<T: redis::FromRedisValue>(&self, args: &[&str]) -> T {
+        let client = redis::Client::open(self.url()).expect("url");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to redis");
+        let mut cmd = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            cmd.arg(*arg);
+        }
+        cmd.query_async(&mut conn).await.expect("redis command")
+    }
+
+    /// `GET key` as an integer (what `redis-cli GET counter:global` shows).
+    pub async fn get_i64(&self, key: &str) -> Option<i64> {
+        let value: Option<String> = self.cmd(&["GET", key]).await;
+        value.map(|v| v.parse().expect("integer value"))
+    }
+
+    /// Stops the server the way an operator would (`SHUTDOWN` semantics on SIGTERM).
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id() {
+                let _ = std::process::Command::new("kill")
+                    .arg(pid.to_string())
+                    .status();
+            }
+            let _ = child.wait().await;
+        }
+    }
+
+    /// Starts the server again on the same port and folder.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.spawn().await;
+    }
+}

@@ -1,0 +1,138 @@
+//! A real WebSocket client that checks the protocol's promises as it reads.
+//!
+//! Every `state` frame it reads is checked against the one before: versions must grow
+//! within one connection (invariant 3), so every test that reads states checks it.
+
+use futures_util::{SinkExt, StreamExt};
+use shared::{ChangeRequest, ClientMessage, ServerMessage};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+use super::PATIENCE;
+
+pub struct WsClient {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The newest state seen on this connection.
+    pub value: Option<i64>,
+    /// Its version.
+    pub version: Option<u64>,
+    /// How many state frames arrived.
+    pub states_seen: usize,
+}
+
+impl WsClient {
+    /// Connects and reads the first frame, which must be the counter's state.
+    pub async fn connect(url: &str) -> Self {
+        let (socket, _) = connect_async(url).await.expect("WebSocket connect");
+        let mut client = Self {
+            socket,
+            value: None,
+            version: None,
+            states_seen: 0,
+        };
+        match client.next().await {
+            ServerMessage::State(_) => {}
+            other => panic!("the first frame must be a state, got {other:?}"),
+        }
+        client
+    }
+
+    /// The next frame from the server (states are checked and recorded).
+    pub async fn next(&mut self) -> ServerMessage {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("no frame in time")
+                .expect("socket closed")
+                .expect("socket error");
+            let text = match message {
+                Message::Text(text) => text,
+                Message::Close(frame) => panic!("socket closed by server: {frame:?}"),
+                _ => continue,
+            };
+            let message: ServerMessage =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"));
+            if let ServerMessage::State(state) = &message {
+                if let Some(version) = self.version {
+                    assert!(
+                        state.version > version,
+                        "version went from {version} to {} on one connection",
+                        state.version
+                    );
+                }
+                self.version = Some(state.version);
+                self.value = Some(state.value);
+                self.states_seen += 1;
+            }
+            return message;
+        }
+    }
+
+    /// Sends a raw text frame.
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket
+            .send(Message::text(text))
+            .await
+            .expect("send frame");
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.socket.send(message).await.expect("send frame");
+    }
+
+    /// Sends an increment (`delta > 0`) or decrement and returns the reply for its op_id.
+    pub async fn change(&mut self, delta: i64, op_id: &str) -> ServerMessage {
+        let request = ChangeRequest {
+            by: Some(delta.abs()),
+            op_id: Some(op_id.to_owned()),
+        };
+        let frame = if delta >= 0 {
+            ClientMessage::Increment(request)
+        } else {
+            ClientMessage::Decrement(request)
+        };
+        self.send_text(&serde_json::to_string(&frame).unwrap())
+            .await;
+        self.reply_to(op_id).await
+    }
+
+    /// Reads until the ack or error for `op_id`.
+    pub async fn reply_to(&mut self, op_id: &str) -> ServerMessage {
+        loop {
+            let message = self.next().await;
+            match &message {
+                ServerMessage::Ack {
+                    op_id: Some(id), ..
+                }
+                | ServerMessage::Error {
+                    op_id: Some(id), ..
+                } if id.as_str() == op_id => {
+                    return message;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads until a state frame shows `value`.
+    pub async fn wait_for_value(&mut self, value: i64) {
+        while self.value != Some(value) {
+            self.next().await;
+        }
+    }
+
+    /// Reads until the server closes the socket; returns the close code.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("no close in time");
+            match message {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+}

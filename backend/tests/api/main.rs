@@ -1,0 +1,9 @@
+//! Integration tests: real `redis-server`s, real backend replicas, real sockets and a real
+//! headless Chromium. One test binary, as in zero2prod; each test starts what it needs.
+
+mod browser;
+mod contract;
+mod embedded;
+mod helpers;
+mod protocol;
+mod redis;

@@ -1,0 +1,222 @@
+//! What only the Redis store has: pub/sub across replicas, the operator's `redis-cli`, and
+//! Redis going away and coming back.
+
+use shared::{ErrorCode, ServerMessage};
+
+use crate::helpers::{Cluster, RedisServer, WsClient, eventually};
+
+fn error_code(answer: &serde_json::Value) -> Option<ErrorCode> {
+    serde_json::from_value(answer["error"]["code"].clone()).ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_layout_is_what_an_operator_sees() {
+    let cluster = Cluster::redis(1).await;
+    let replica = &cluster.replicas[0];
+    let answer = replica.increment("global", 7, Some("op-1")).await;
+    assert_eq!(answer.status, 200);
+    let redis = cluster.redis_server();
+    assert_eq!(redis.get_i64("counter:global").await, Some(7));
+    assert_eq!(redis.get_i64("counter:global:version").await, Some(1));
+    let record: String = redis.cmd(&["GET", "counter:global:op:op-1"]).await;
+    assert_eq!(record, "7:1");
+    let ttl: i64 = redis.cmd(&["TTL", "counter:global:op:op-1"]).await;
+    assert!(ttl > 0, "dedupe records expire (ttl {ttl})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_prefix_separates_deployments() {
+    let redis = RedisServer::start().await;
+    let cluster = Cluster::redis_on(redis, 1, &["--key-prefix", "team2:"]).await;
+    cluster.replicas[0].increment("global", 2, None).await;
+    let redis = cluster.redis_server();
+    assert_eq!(redis.get_i64("team2:global").await, Some(2));
+    assert_eq!(redis.get_i64("counter:global").await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_resumes_after_the_subscriber_is_killed() {
+    let cluster = Cluster::redis(2).await;
+    let (a, b) = (&cluster.replicas[0], &cluster.replicas[1]);
+    let mut watcher = WsClient::connect(&b.ws_url("global")).await;
+    for round in 1..=3 {
+        let killed: i64 = cluster
+            .redis_server()
+            .cmd(&["CLIENT", "KILL", "TYPE", "pubsub"])
+            .await;
+        assert!(killed >= 2, "each replica has one subscriber connection");
+        a.increment("global", 1, None).await;
+        watcher.wait_for_value(round).await;
+        eventually("both replicas ready again", || async {
+            (a.readyz().await == 200 && b.readyz().await == 200).then_some(())
+        })
+        .await;
+    }
+    // One subscriber connection per replica, never one per socket.
+    let _more = WsClient::connect(&b.ws_url("global")).await;
+    let _other = WsClient::connect(&b.ws_url("elsewhere")).await;
+    let clients: String = cluster
+        .redis_server()
+        .cmd(&["CLIENT", "LIST", "TYPE", "pubsub"])
+        .await;
+    assert_eq!(clients.lines().count(), 2, "{clients}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_set_with_redis_cli_reaches_every_socket() {
+    let cluster = Cluster::redis(2).await;
+    let mut watchers = Vec::new();
+    for replica in &cluster.replicas {
+        watchers.push(WsClient::connect(&replica.ws_url("global")).await);
+    }
+    cluster.replicas[0].increment("global", 4, None).await;
+    for watcher in &mut watchers {
+        watcher.wait_for_value(4).await;
+    }
+    let _: () = cluster
+        .redis_server()
+        .cmd(&["SET", "counter:global", "100"])
+        .await;
+    for watcher in &mut watchers {
+        watcher.wait_for_value(100).await;
+    }
+    // Counting goes on from the operator's value.
+    cluster.replicas[1].increment("global", 1, None).await;
+    for watcher in &mut watchers {
+        watcher.wait_for_value(101).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_is_reported_and_survived() {
+    let redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]).await;
+    let mut cluster = Cluster::redis_on(redis, 2, &[]).await;
+    let mut watchers = Vec::new();
+    for replica in &cluster.replicas {
+        watchers.push(WsClient::connect(&replica.ws_url("global")).await);
+    }
+    cluster.replicas[0].increment("global", 10, None).await;
+    for replica in &cluster.replicas {
+        assert_eq!(replica.readyz().await, 200);
+    }
+
+    cluster.redis_server_mut().stop().await;
+    for replica in &cluster.replicas {
+        eventually("/readyz to say 503", || async {
+            (replica.readyz().await == 503).then_some(())
+        })
+        .await;
+        let answer = replica.increment("global", 1, Some("during-outage")).await;
+        assert_eq!(answer.status, 503, "{}", answer.body);
+        assert_eq!(error_code(&answer.body), Some(ErrorCode::Unavailable));
+        assert_eq!(replica.healthz().await, 200, "the process itself is fine");
+    }
+    let reply = watchers[1].change(1, "ws-during-outage").await;
+    assert!(
+        matches!(
+            reply,
+            ServerMessage::Error {
+                code: ErrorCode::Unavailable,
+                ..
+            }
+        ),
+        "{reply:?}"
+    );
+
+    cluster.redis_server_mut().restart().await;
+    for replica in &cluster.replicas {
+        eventually("/readyz to say 200 again", || async {
+            (replica.readyz().await == 200).then_some(())
+        })
+        .await;
+    }
+    // The client retries its op with the same id, now applied once.
+    let retried = cluster.replicas[1]
+        .increment("global", 1, Some("during-outage"))
+        .await;
+    assert_eq!(retried.body["value"], 11, "{}", retried.body);
+    for watcher in &mut watchers {
+        watcher.wait_for_value(11).await;
+    }
+    assert_eq!(cluster.stored_value("global").await, 11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_follow_a_redis_that_lost_its_data() {
+    let mut cluster = Cluster::redis(2).await;
+    let mut watchers = Vec::new();
+    for replica in &cluster.replicas {
+        watchers.push(WsClient::connect(&replica.ws_url("global")).await);
+    }
+    cluster.replicas[0].increment("global", 50, None).await;
+    for watcher in &mut watchers {
+        watcher.wait_for_value(50).await;
+    }
+    // No persistence: the restarted Redis is empty. Clients must not freeze on 50.
+    cluster.redis_server_mut().restart().await;
+    for watcher in &mut watchers {
+        watcher.wait_for_value(0).await;
+    }
+    cluster.replicas[1].increment("global", 1, None).await;
+    for watcher in &mut watchers {
+        watcher.wait_for_value(1).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overflow_is_refused_and_changes_nothing() {
+    let cluster = Cluster::redis(1).await;
+    let replica = &cluster.replicas[0];
+    let redis = cluster.redis_server();
+    let near_max = (i64::MAX - 1).to_string();
+    let _: () = redis.cmd(&["SET", "counter:big", &near_max]).await;
+    let answer = replica.increment("big", 1, None).await;
+    assert_eq!(answer.body["value"].as_i64(), Some(i64::MAX));
+
+    let refused = replica.increment("big", 1, Some("too-far")).await;
+    assert_eq!(refused.status, 409);
+    assert_eq!(error_code(&refused.body), Some(ErrorCode::Overflow));
+    let mut client = WsClient::connect(&replica.ws_url("big")).await;
+    assert_eq!(client.value, Some(i64::MAX));
+    let reply = client.change(1_000_000, "ws-too-far").await;
+    assert!(
+        matches!(
+            reply,
+            ServerMessage::Error {
+                code: ErrorCode::Overflow,
+                ..
+            }
+        ),
+        "{reply:?}"
+    );
+    assert_eq!(redis.get_i64("counter:big").await, Some(i64::MAX));
+    let not_recorded: Option<String> = redis.cmd(&["GET", "counter:big:op:too-far"]).await;
+    assert_eq!(
+        not_recorded, None,
+        "a refused op is not recorded as applied"
+    );
+
+    let _: () = redis
+        .cmd(&["SET", "counter:small", &i64::MIN.to_string()])
+        .await;
+    let refused = replica.post("/api/counters/small/decrement", None).await;
+    assert_eq!(error_code(&refused.body), Some(ErrorCode::Overflow));
+    assert_eq!(redis.get_i64("counter:small").await, Some(i64::MIN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_starts_while_redis_is_down_and_becomes_ready() {
+    let mut redis = RedisServer::start().await;
+    redis.stop().await;
+    let mut cluster = Cluster::redis_on(redis, 1, &[]).await;
+    let replica = &cluster.replicas[0];
+    assert_eq!(replica.healthz().await, 200);
+    assert_eq!(replica.readyz().await, 503);
+    cluster.redis_server_mut().restart().await;
+    let replica = &cluster.replicas[0];
+    eventually("/readyz to say 200", || async {
+        (replica.readyz().await == 200).then_some(())
+    })
+    .await;
+    assert_eq!(replica.increment("global", 1, None).await.status, 200);
+}
