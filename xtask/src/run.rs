@@ -1,0 +1,308 @@
+//! `cargo xtask run`: build everything and serve Shared Counter locally, until Ctrl-C.
+//!
+//! By default one backend with the embedded store (zero set-up). With `REDIS_URL` set, the
+//! backends share Redis, and `--replicas N` starts N of them on consecutive ports, which is how
+//! the multi-replica behaviour is tried by hand. The URLs are printed only once every backend
+//! accepts connections, and xtask stays in the foreground supervising them: Ctrl-C (or SIGTERM,
+//! SIGHUP, or any backend dying) sends each backend SIGTERM and waits for it, so no backend
+//! outlives the task.
+//! Signals need an event loop, hence tokio here (already a workspace dependency).
+
+use std::env;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use tokio::process::Child;
+
+use crate::workspace::{self, Workspace};
+use crate::{frontend, tools};
+
+/// How long the backends get to start listening before the task gives up.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a backend gets to shut down gracefully before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// How many backends to start, on consecutive ports. More than one needs REDIS_URL: the
+    /// embedded store belongs to a single process.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    replicas: u16,
+    /// The port of the first backend (on 127.0.0.1); further replicas take the next ports.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Build and start the backend in the dev profile: quicker to compile, slower to run. The
+    /// frontend is a release build either way.
+    #[arg(long)]
+    debug: bool,
+}
+
+/// One backend process started by this task.
+struct Backend {
+    /// What the user opens in a browser, and how messages name this backend.
+    url: String,
+    /// Where it listens; probed to tell when it is ready.
+    address: SocketAddr,
+    /// The process, killed on drop should the task fail before stopping it properly.
+    child: Child,
+}
+
+pub fn run(workspace: &Workspace, options: &Options) -> Result<()> {
+    let redis = env::var_os("REDIS_URL").is_some_and(|url| !url.is_empty());
+    if options.replicas > 1 && !redis {
+        bail!(
+            "--replicas {replicas} needs Redis: the embedded store serves a single backend. \
+             Start Redis and set REDIS_URL, for example:\n    \
+             REDIS_URL=redis://127.0.0.1:6379 cargo xtask run --replicas {replicas}",
+            replicas = options.replicas
+        );
+    }
+    let addresses = (0..options.replicas)
+        .map(|index| {
+            let port = options
+                .port
+                .checked_add(index)
+                .context("the ports run past 65535")?;
+            Ok(SocketAddr::from(([127, 0, 0, 1], port)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    workspace::step("Checking the frontend tools");
+    let tools = tools::ensure_frontend_tools(workspace)?;
+
+    workspace::step("Building the frontend (release)");
+    frontend::build(workspace, &tools)?;
+
+    let profile = if options.debug { "debug" } else { "release" };
+    workspace::step(&format!("Building the backend ({profile})"));
+    let mut cargo_build = workspace.cargo();
+    cargo_build.args(["build", "--package", "backend"]);
+    if !options.debug {
+        cargo_build.arg("--release");
+    }
+    workspace::run(&mut cargo_build)?;
+    let binary = workspace
+        .target_dir()
+        .join(profile)
+        .join(format!("backend{}", env::consts::EXE_SUFFIX));
+
+    workspace::step(&format!("Starting {} backend(s)", addresses.len()));
+    for address in &addresses {
+        // Checked up front: the readiness probe would otherwise mistake whatever already
+        // listens there for our backend.
+        TcpListener::bind(address).with_context(|| {
+            format!(
+                "{address} is already in use (another Shared Counter?); \
+                 stop it or pick another --port"
+            )
+        })?;
+    }
+    let store = if redis {
+        "Redis at REDIS_URL".to_owned()
+    } else {
+        let data_dir = env::var("DATA_DIR").unwrap_or_else(|_| "./data".to_owned());
+        format!("the embedded store in {data_dir}")
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the tokio runtime")?
+        .block_on(serve(workspace, &binary, &addresses, &store))
+}
+
+/// Starts one backend per address and supervises them until a stop signal or a failure.
+async fn serve(
+    workspace: &Workspace,
+    binary: &Path,
+    addresses: &[SocketAddr],
+    store: &str,
+) -> Result<()> {
+    // Installed before any child exists, so no Ctrl-C can kill xtask and orphan a backend.
+    let mut stop = StopSignals::install()?;
+    let static_dir = frontend::dist_dir(workspace);
+    let mut backends = Vec::with_capacity(addresses.len());
+    for &address in addresses {
+        let mut command = workspace.command(binary);
+        command
+            .arg("--listen")
+            .arg(address.to_string())
+            .arg("--static-dir")
+            .arg(&static_dir)
+            .stdin(Stdio::null());
+        // A process group of its own, so that Ctrl-C in the terminal reaches only xtask, which
+        // then asks each backend exactly once to stop: a second signal could cut a graceful
+        // shutdown short.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        eprintln!("$ {}", workspace::display(&command));
+        let child = tokio::process::Command::from(command)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("could not start {}", binary.display()))?;
+        backends.push(Backend {
+            url: format!("http://{address}"),
+            address,
+            child,
+        });
+    }
+
+    let started = Instant::now();
+    let mut announced = false;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let outcome = loop {
+        tokio::select! {
+            () = stop.received() => {
+                eprintln!("\nstopping the backend(s)…");
+                break Ok(());
+            }
+            _ = tick.tick() => {
+                if let Some(failure) = first_exit(&mut backends) {
+                    break Err(failure);
+                }
+                if !announced && all_listening(&backends).await {
+                    announce(&backends, store);
+                    announced = true;
+                } else if !announced && started.elapsed() > STARTUP_TIMEOUT {
+                    break Err(anyhow!(
+                        "the backend(s) did not accept connections within {STARTUP_TIMEOUT:?}"
+                    ));
+                }
+            }
+        }
+    };
+    stop_all(&mut backends).await;
+    outcome
+}
+
+/// An error naming the first backend that is no longer running, if any.
+fn first_exit(backends: &mut [Backend]) -> Option<anyhow::Error> {
+    backends
+        .iter_mut()
+        .find_map(|backend| match backend.child.try_wait() {
+            Ok(None) => None,
+            Ok(Some(status)) => Some(anyhow!("the backend at {} exited ({status})", backend.url)),
+            Err(error) => Some(anyhow!(
+                "could not check the backend at {}: {error}",
+                backend.url
+            )),
+        })
+}
+
+async fn all_listening(backends: &[Backend]) -> bool {
+    for backend in backends {
+        if tokio::net::TcpStream::connect(backend.address)
+            .await
+            .is_err()
+        {
+            return false;
+        }
+    }
+    true
+}
+
+fn announce(backends: &[Backend], store: &str) {
+    if let [backend] = backends {
+        println!("\nShared Counter is running at {}", backend.url);
+    } else {
+        println!("\nShared Counter is running at:");
+        for backend in backends {
+            println!("    {}", backend.url);
+        }
+    }
+    println!(
+        "({} backend(s) on {store}; press Ctrl-C to stop)",
+        backends.len()
+    );
+}
+
+/// Asks every backend to shut down, then waits for each, killing those that take too long.
+async fn stop_all(backends: &mut [Backend]) {
+    for backend in backends.iter_mut() {
+        request_stop(&mut backend.child);
+    }
+    for backend in backends.iter_mut() {
+        if tokio::time::timeout(STOP_TIMEOUT, backend.child.wait())
+            .await
+            .is_err()
+        {
+            eprintln!(
+                "the backend at {} did not stop within {STOP_TIMEOUT:?}; killing it",
+                backend.url
+            );
+            let _ = backend.child.kill().await;
+        }
+    }
+}
+
+/// Sends SIGTERM, the conventional "shut down cleanly" request. std and tokio can only send
+/// SIGKILL and unsafe code (libc) is forbidden, so the `kill` program sends it; should that fail,
+/// the backend is killed outright.
+#[cfg(unix)]
+fn request_stop(child: &mut Child) {
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
+    }
+    let sent = child.id().is_some_and(|pid| {
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .is_ok_and(|status| status.success())
+    });
+    if !sent {
+        let _ = child.start_kill();
+    }
+}
+
+#[cfg(not(unix))]
+fn request_stop(child: &mut Child) {
+    let _ = child.start_kill();
+}
+
+/// The signals that end `cargo xtask run`: Ctrl-C, SIGTERM, and SIGHUP (terminal closed).
+#[cfg(unix)]
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl StopSignals {
+    fn install() -> Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = |kind| signal(kind).context("could not install a signal handler");
+        Ok(StopSignals {
+            interrupt: install(SignalKind::interrupt())?,
+            terminate: install(SignalKind::terminate())?,
+            hangup: install(SignalKind::hangup())?,
+        })
+    }
+
+    /// Resolves when one of the signals arrives. Cancel-safe: a signal that arrives while
+    /// this is not being awaited is kept for the next call.
+    async fn received(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+            _ = self.hangup.recv() => {}
+        }
+    }
+}
+
+/// Ctrl-C only, where there are no Unix signals.
+#[cfg(not(unix))]
+struct StopSignals;
+
+#[cfg(not(unix))]
+impl StopSignals {
+    fn install() -> Result<StopSignals> {
+        Ok(StopSignals)
+    }
+
+    async fn received(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

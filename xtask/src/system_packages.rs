@@ -1,0 +1,98 @@
+//! The Debian packages the tests need: the tests use real parts, so they start a real
+//! `redis-server` per test, read it with `redis-cli`, and drive a real, Debian-packaged Chromium
+//! (never a downloaded browser), directly or through `chromedriver`.
+//!
+//! Missing programs are installed with apt when that is possible without asking (apt-get
+//! exists and we are root); otherwise the task stops and names exactly what to install.
+
+use anyhow::{Result, bail};
+
+use crate::workspace::{self, Workspace};
+
+/// A program the tests start, and the Debian package that provides it.
+struct Requirement {
+    program: &'static str,
+    package: &'static str,
+}
+
+const TEST_REQUIREMENTS: [Requirement; 4] = [
+    Requirement {
+        program: "redis-server",
+        package: "redis-server",
+    },
+    Requirement {
+        program: "redis-cli",
+        package: "redis-tools",
+    },
+    Requirement {
+        program: "chromium",
+        package: "chromium",
+    },
+    Requirement {
+        program: "chromedriver",
+        package: "chromium-driver",
+    },
+];
+
+/// Makes sure every program the tests start is on `PATH`, installing the missing packages with
+/// apt when running as root on Debian. Prints one line per package installed.
+pub fn ensure_test_programs(workspace: &Workspace) -> Result<()> {
+    let missing: Vec<&Requirement> = TEST_REQUIREMENTS
+        .iter()
+        .filter(|requirement| workspace.find_program(requirement.program).is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let programs = missing
+        .iter()
+        .map(|requirement| requirement.program)
+        .collect::<Vec<_>>();
+    let packages = missing
+        .iter()
+        .map(|requirement| requirement.package)
+        .collect::<Vec<_>>();
+    let programs = programs.join(", ");
+    let packages = packages.join(" ");
+
+    if workspace.find_program("apt-get").is_none() {
+        bail!(
+            "the tests need {programs}, which are not on PATH. Install them with your system's \
+             package manager (Debian packages: {packages})"
+        );
+    }
+    if !is_root(workspace) {
+        bail!(
+            "the tests need {programs}, which are not on PATH. Install them with:\n    \
+             sudo apt-get install {packages}"
+        );
+    }
+    for package in packages.split(' ') {
+        eprintln!("installing the Debian package {package} (apt-get)");
+    }
+    workspace::run(workspace.command("apt-get").arg("update"))?;
+    workspace::run(
+        workspace
+            .command("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y"])
+            .args(packages.split(' ')),
+    )?;
+    let still_missing: Vec<&str> = missing
+        .iter()
+        .map(|requirement| requirement.program)
+        .filter(|program| workspace.find_program(program).is_none())
+        .collect();
+    if !still_missing.is_empty() {
+        bail!(
+            "installed {packages}, yet {} is still not on PATH",
+            still_missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Whether this process runs as root, which `apt-get install` needs.
+fn is_root(workspace: &Workspace) -> bool {
+    workspace::probe(workspace.command("id").arg("-u")).is_some_and(|uid| uid.trim() == "0")
+}
