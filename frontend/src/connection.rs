@@ -1,0 +1,277 @@
+//! The WebSocket to the backend, kept open for as long as the page lives.
+//!
+//! [`Connection`] turns what happens to the socket and to the browser's network into
+//! [`Action`]s for the reducer, and writes frames when asked. It holds no counter state of its
+//! own: what to send, and what to send again after a reconnect, is the reducer's to decide.
+//!
+//! A closed or failed socket is retried forever, after 250 ms doubling to 10 s, each delay
+//! drawn at random from its upper half so that a restarted server is not hit by every phone at
+//! the same instant. The window's `online` event retries at once.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::Timeout;
+use shared::{ClientMessage, ServerMessage};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{MessageEvent, WebSocket};
+use yew::Callback;
+
+use crate::state::Action;
+
+/// The first retry delay, in milliseconds.
+const FIRST_DELAY_MS: u32 = 250;
+
+/// The longest retry delay, in milliseconds: short enough that a phone back in coverage is
+/// live again within seconds, long enough that a dead server is not hammered.
+const MAX_DELAY_MS: u32 = 10_000;
+
+/// A live link to one counter's WebSocket. Dropping it closes the socket and stops retrying.
+pub struct Connection {
+    /// The state the socket's and window's handlers share; they hold it weakly, so dropping
+    /// this is what ends it all.
+    shared: Rc<Shared>,
+}
+
+impl Connection {
+    /// Opens the socket at `url` and reports to `on_action` from now on, starting with what
+    /// the browser says about the network.
+    pub fn open(url: String, on_action: Callback<Action>) -> Self {
+        let shared = Rc::new(Shared {
+            url,
+            on_action,
+            socket: RefCell::new(None),
+            generation: Cell::new(0),
+            open: Cell::new(false),
+            failures: Cell::new(0),
+            retry: RefCell::new(None),
+            window_listeners: RefCell::new(Vec::new()),
+        });
+        shared.listen_to_window();
+        let online = web_sys::window().is_none_or(|window| window.navigator().on_line());
+        shared.on_action.emit(Action::BrowserOnline(online));
+        shared.connect();
+        Self { shared }
+    }
+
+    /// Writes one frame; false when no socket is open to take it.
+    pub fn send(&self, message: &ClientMessage) -> bool {
+        let socket = self.shared.socket.borrow();
+        let Some(socket) = socket.as_ref() else {
+            return false;
+        };
+        if socket.ws.ready_state() != WebSocket::OPEN {
+            return false;
+        }
+        let Ok(text) = serde_json::to_string(message) else {
+            return false;
+        };
+        socket.ws.send_with_str(&text).is_ok()
+    }
+}
+
+/// The URL of a counter's socket on the server that served this page.
+pub fn counter_url(name: &str) -> String {
+    let location = web_sys::window().map(|window| window.location());
+    let secure = location
+        .as_ref()
+        .and_then(|location| location.protocol().ok())
+        .is_some_and(|protocol| protocol == "https:");
+    let host = location
+        .and_then(|location| location.host().ok())
+        .unwrap_or_default();
+    let scheme = if secure { "wss" } else { "ws" };
+    format!("{scheme}://{host}/ws/counters/{name}")
+}
+
+/// A handler of a window event that carries nothing the page needs.
+type Listener = Closure<dyn FnMut()>;
+
+/// What the connection's handlers share.
+struct Shared {
+    /// Where to connect; fixed for the page's life.
+    url: String,
+    /// Where events go: the reducer's dispatcher. Never called while a `RefCell` here is
+    /// borrowed, because dispatching may run code that sends.
+    on_action: Callback<Action>,
+    /// The current socket with its handlers; `None` before the first attempt.
+    socket: RefCell<Option<Socket>>,
+    /// Numbers the sockets, so events from a retired socket are told apart and ignored.
+    generation: Cell<u64>,
+    /// Whether the current socket reported `Connected`, so only such a socket reports
+    /// `Disconnected`.
+    open: Cell<bool>,
+    /// Failed attempts in a row; sets the next delay. A frame from the server resets it.
+    failures: Cell<u32>,
+    /// The scheduled retry; replacing or dropping it cancels it.
+    retry: RefCell<Option<Timeout>>,
+    /// The window's `online` and `offline` handlers, removed on drop.
+    window_listeners: RefCell<Vec<(&'static str, Listener)>>,
+}
+
+/// One WebSocket and the handlers that must live as long as it does.
+struct Socket {
+    /// The socket itself.
+    ws: WebSocket,
+    /// Reports `Connected`; held so it stays valid while the socket can call it.
+    _on_open: Closure<dyn FnMut()>,
+    /// Decodes frames into `Received`; held for the same reason.
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    /// Reports `Disconnected` and schedules the retry; held for the same reason.
+    _on_close: Closure<dyn FnMut()>,
+}
+
+impl Socket {
+    /// Detaches the handlers and closes the socket, so it can be dropped without JavaScript
+    /// calling into freed closures later.
+    fn retire(self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        // Closing an already closed socket is a no-op, and there is nothing to do on failure.
+        let _ = self.ws.close();
+    }
+}
+
+impl Shared {
+    /// Opens a new socket in place of the current one.
+    fn connect(self: &Rc<Self>) {
+        self.retry.borrow_mut().take();
+        if let Some(old) = self.socket.borrow_mut().take() {
+            old.retire();
+        }
+        if self.open.replace(false) {
+            self.on_action.emit(Action::Disconnected);
+        }
+        let generation = self.generation.get() + 1;
+        self.generation.set(generation);
+
+        let Ok(ws) = WebSocket::new(&self.url) else {
+            // Only a malformed URL fails here; retrying keeps the page's promise to try forever.
+            self.schedule_retry();
+            return;
+        };
+
+        let weak = Rc::downgrade(self);
+        let on_open = Closure::<dyn FnMut()>::new(move || {
+            if let Some(shared) = Self::current(&weak, generation) {
+                shared.open.set(true);
+                shared.on_action.emit(Action::Connected);
+            }
+        });
+        let weak = Rc::downgrade(self);
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let Some(shared) = Self::current(&weak, generation) else {
+                return;
+            };
+            // The server sends JSON text frames only; anything else is not for this page.
+            let Some(text) = event.data().as_string() else {
+                return;
+            };
+            let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else {
+                return;
+            };
+            shared.failures.set(0);
+            shared.on_action.emit(Action::Received(message));
+        });
+        let weak = Rc::downgrade(self);
+        let on_close = Closure::<dyn FnMut()>::new(move || {
+            if let Some(shared) = Self::current(&weak, generation) {
+                if shared.open.replace(false) {
+                    shared.on_action.emit(Action::Disconnected);
+                }
+                shared.schedule_retry();
+            }
+        });
+        // `close` always follows `error`, so one handler covers both.
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        *self.socket.borrow_mut() = Some(Socket {
+            ws,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        });
+    }
+
+    /// The connection, if it is still alive and `generation` is still its current socket:
+    /// a retired socket's late events must not touch the new one's state.
+    fn current(weak: &Weak<Self>, generation: u64) -> Option<Rc<Self>> {
+        weak.upgrade()
+            .filter(|shared| shared.generation.get() == generation)
+    }
+
+    /// Tries again after the backoff delay.
+    fn schedule_retry(self: &Rc<Self>) {
+        let failures = self.failures.get();
+        self.failures.set(failures.saturating_add(1));
+        let ceiling = FIRST_DELAY_MS
+            .saturating_mul(1 << failures.min(16))
+            .min(MAX_DELAY_MS);
+        // Equal jitter: half fixed, half random.
+        let delay = ceiling / 2 + (js_sys::Math::random() * f64::from(ceiling / 2)) as u32;
+        let weak = Rc::downgrade(self);
+        let timeout = Timeout::new(delay, move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.connect();
+            }
+        });
+        *self.retry.borrow_mut() = Some(timeout);
+    }
+
+    /// Follows the browser's network status, and retries at once when the network returns
+    /// instead of waiting out a backoff that may have grown to seconds.
+    fn listen_to_window(self: &Rc<Self>) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let weak = Rc::downgrade(self);
+        let on_online = Closure::<dyn FnMut()>::new(move || {
+            let Some(shared) = weak.upgrade() else {
+                return;
+            };
+            shared.on_action.emit(Action::BrowserOnline(true));
+            // An attempt still in flight was most likely started without a network and
+            // would only fail later; an open socket is kept.
+            let open = shared
+                .socket
+                .borrow()
+                .as_ref()
+                .is_some_and(|socket| socket.ws.ready_state() == WebSocket::OPEN);
+            if !open {
+                shared.failures.set(0);
+                shared.connect();
+            }
+        });
+        let weak = Rc::downgrade(self);
+        let on_offline = Closure::<dyn FnMut()>::new(move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.on_action.emit(Action::BrowserOnline(false));
+            }
+        });
+        let mut listeners = self.window_listeners.borrow_mut();
+        for (event, listener) in [("online", on_online), ("offline", on_offline)] {
+            // Adding a listener to the window does not fail in practice; if it did, the page
+            // would still reconnect on its timer.
+            let _ =
+                window.add_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
+            listeners.push((event, listener));
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(socket) = self.socket.get_mut().take() {
+            socket.retire();
+        }
+        if let Some(window) = web_sys::window() {
+            for (event, listener) in self.window_listeners.get_mut().drain(..) {
+                let _ = window
+                    .remove_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
+            }
+        }
+    }
+}

@@ -1,0 +1,535 @@
+//! What the page knows, as a pure reducer: [`State`] changes only through [`State::apply`].
+//!
+//! Nothing here touches the browser, so the rules below are unit-tested natively
+//! (`cargo test -p frontend`):
+//!
+//! - The number shown is the server's last value plus every press not yet settled
+//!   (optimistic), so a press shows at once even on a slow or broken network.
+//! - A press is settled by its `ack` or by an `error` frame naming its `op_id`.
+//! - Presses that are not settled are sent again, with the same `op_id`, on every new socket;
+//!   the server applies an `op_id` once, so a press lost between "applied" and "acked" never
+//!   counts twice.
+//! - Within one socket a `state` frame is taken only if its version is newer. The first
+//!   `state` frame of a new socket is taken whatever its version: the store may have been
+//!   reset, and a page that waited for the old version to come back would freeze.
+
+use shared::{ChangeRequest, ClientMessage, ErrorCode, MAX_BY, OpId, ServerMessage};
+
+/// The connection indicator, as the `data-state` attribute spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// A socket is open: changes arrive live and presses go out at once.
+    Live,
+    /// The browser thinks it is online but no socket is open; one is being retried.
+    Reconnecting,
+    /// The browser says it has no network (`navigator.onLine` is false).
+    Offline,
+}
+
+impl Status {
+    /// The value of the indicator's `data-state` attribute, which browser tests read.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Reconnecting => "reconnecting",
+            Self::Offline => "offline",
+        }
+    }
+}
+
+/// The server's word on the counter: the last value it reported and the version it carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Confirmed {
+    /// The value every client will converge on, without this page's unsettled presses.
+    pub value: i64,
+    /// Orders the reports within one socket, so an older one never overwrites a newer one.
+    pub version: u64,
+}
+
+/// A press that the server has not settled yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingOp {
+    /// The name the server dedupes on; kept across reconnects so a resend is applied once.
+    pub op_id: OpId,
+    /// The signed change: positive for +, negative for −. It is shown before it is confirmed.
+    pub delta: i64,
+    /// Whether it went out on the current socket; cleared when a socket closes, so the next
+    /// one sends it again.
+    sent: bool,
+    /// Whether it ever left the page. Only an op that never did may absorb a later press: one
+    /// that was sent may already be applied under its id, and growing it would lose the
+    /// difference.
+    ever_sent: bool,
+}
+
+impl PendingOp {
+    /// The frame that asks the server for this change.
+    pub fn frame(&self) -> ClientMessage {
+        let request = ChangeRequest {
+            by: Some(self.delta.abs()),
+            op_id: Some(self.op_id.to_string()),
+        };
+        if self.delta > 0 {
+            ClientMessage::Increment(request)
+        } else {
+            ClientMessage::Decrement(request)
+        }
+    }
+}
+
+/// Everything that can happen to the page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// A socket opened.
+    Connected,
+    /// The socket that was open closed or failed.
+    Disconnected,
+    /// The browser's network status changed (`navigator.onLine` and its events).
+    BrowserOnline(bool),
+    /// A frame arrived from the server.
+    Received(ServerMessage),
+    /// The person pressed a button: +1 or −1.
+    Press(i64),
+    /// These ops were handed to the socket that was the `connection`-th to open.
+    Sent { connection: u64, op_ids: Vec<OpId> },
+}
+
+/// The page's state. See the module documentation for the rules it keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    /// Starts every `op_id` this page makes, so ids from different tabs and phones never meet
+    /// in the server's dedupe records.
+    client_id: String,
+    /// The number in the next `op_id`; with `client_id` it makes every id unique.
+    next_seq: u64,
+    /// The server's last report; `None` until the first `state` frame, because a made-up 0
+    /// would be a number people might act on.
+    confirmed: Option<Confirmed>,
+    /// Presses not yet settled, oldest first.
+    pending: Vec<PendingOp>,
+    /// How many sockets have opened; tags `Sent` reports so one about an earlier socket
+    /// cannot mark ops as delivered on the current one.
+    connection: u64,
+    /// Whether a socket is open now.
+    socket_open: bool,
+    /// True from the moment a socket opens until its first `state` frame, which is then taken
+    /// whatever its version (the store may have been reset).
+    awaiting_first_state: bool,
+    /// What the browser says about the network; it decides between `offline` and
+    /// `reconnecting`.
+    browser_online: bool,
+    /// How many sockets watch the counter, all replicas together; `None` while unknown.
+    online: Option<u64>,
+    /// The last refusal from the server, in words for people, until the next press.
+    error: Option<String>,
+}
+
+impl State {
+    /// A page that has not connected yet. `client_id` must be unique among the clients of the
+    /// counter (the page draws it at random) and at most 40 bytes, so ids stay within
+    /// [`shared::MAX_OP_ID_LEN`].
+    pub fn new(client_id: String) -> Self {
+        Self {
+            client_id,
+            next_seq: 1,
+            confirmed: None,
+            pending: Vec::new(),
+            connection: 0,
+            socket_open: false,
+            awaiting_first_state: true,
+            browser_online: true,
+            online: None,
+            error: None,
+        }
+    }
+
+    /// The number to show: the server's value plus every unsettled press; `None` until the
+    /// server has reported once.
+    pub fn displayed_value(&self) -> Option<i64> {
+        let confirmed = self.confirmed?;
+        let pending = self
+            .pending
+            .iter()
+            .fold(0i64, |sum, op| sum.saturating_add(op.delta));
+        Some(confirmed.value.saturating_add(pending))
+    }
+
+    /// What the connection indicator shows. The browser's own "no network" wins, because it
+    /// is what the person can act on (a socket to a server on the same machine may stay open).
+    pub fn status(&self) -> Status {
+        if !self.browser_online {
+            Status::Offline
+        } else if self.socket_open {
+            Status::Live
+        } else {
+            Status::Reconnecting
+        }
+    }
+
+    /// How many people watch the counter, when known.
+    pub fn online(&self) -> Option<u64> {
+        self.online
+    }
+
+    /// The last refusal to show, if any.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// How many presses wait for the server. Merged presses count one each, since every
+    /// press moves the counter by one.
+    pub fn unsettled_presses(&self) -> u64 {
+        self.pending.iter().map(|op| op.delta.unsigned_abs()).sum()
+    }
+
+    /// The number of the current socket, to put in the `Sent` report.
+    pub fn connection(&self) -> u64 {
+        self.connection
+    }
+
+    /// The ops to write to the socket now: those not sent on it yet, oldest first. Empty while
+    /// no socket is open.
+    pub fn outbox(&self) -> impl Iterator<Item = &PendingOp> {
+        let open = self.socket_open;
+        self.pending.iter().filter(move |op| open && !op.sent)
+    }
+
+    /// Applies one action.
+    pub fn apply(&mut self, action: Action) {
+        match action {
+            Action::Connected => {
+                self.connection += 1;
+                self.socket_open = true;
+                self.awaiting_first_state = true;
+                self.mark_all_unsent();
+            }
+            Action::Disconnected => {
+                self.socket_open = false;
+                self.awaiting_first_state = true;
+                // The count came from that socket; a stale one would mislead.
+                self.online = None;
+                self.mark_all_unsent();
+            }
+            Action::BrowserOnline(online) => self.browser_online = online,
+            Action::Received(message) => self.receive(message),
+            Action::Press(delta) => self.press(delta),
+            Action::Sent { connection, op_ids } => {
+                if connection != self.connection || !self.socket_open {
+                    return;
+                }
+                for op in &mut self.pending {
+                    if op_ids.contains(&op.op_id) {
+                        op.sent = true;
+                        op.ever_sent = true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn receive(&mut self, message: ServerMessage) {
+        match message {
+            ServerMessage::State(state) => {
+                let newer = self.confirmed.is_none_or(|c| state.version > c.version);
+                if self.awaiting_first_state || newer {
+                    self.confirmed = Some(Confirmed {
+                        value: state.value,
+                        version: state.version,
+                    });
+                    self.awaiting_first_state = false;
+                }
+            }
+            ServerMessage::Ack {
+                op_id,
+                value,
+                version,
+            } => {
+                if let Some(op_id) = op_id {
+                    self.settle(&op_id);
+                }
+                // The ack often comes before the `state` frame of the same change; taking its
+                // value now keeps the number from dipping back for a moment. An ack for a
+                // resent op carries its first, older result and is ignored here.
+                let newer = self.confirmed.is_none_or(|c| version > c.version);
+                if !self.awaiting_first_state && newer {
+                    self.confirmed = Some(Confirmed { value, version });
+                }
+            }
+            ServerMessage::Error {
+                code,
+                message,
+                op_id,
+            } => {
+                if let Some(op_id) = op_id {
+                    self.settle(&op_id);
+                }
+                self.error = Some(describe(code, &message));
+            }
+            ServerMessage::Presence { online } => self.online = Some(online),
+        }
+    }
+
+    fn press(&mut self, delta: i64) {
+        let delta = delta.clamp(-MAX_BY, MAX_BY);
+        if delta == 0 {
+            return;
+        }
+        self.error = None;
+        // Presses made while no socket is open would otherwise pile up as one frame each and
+        // run into the server's rate limit on reconnect; one that never left the page can
+        // simply grow instead.
+        if let Some(last) = self.pending.last_mut() {
+            let same_way = last.delta.signum() == delta.signum();
+            if !last.ever_sent && same_way && (last.delta + delta).abs() <= MAX_BY {
+                last.delta += delta;
+                return;
+            }
+        }
+        let op_id = OpId::try_from(format!("{}-{}", self.client_id, self.next_seq))
+            .expect("a client id of at most 40 bytes and a number make a valid op_id");
+        self.next_seq += 1;
+        self.pending.push(PendingOp {
+            op_id,
+            delta,
+            sent: false,
+            ever_sent: false,
+        });
+    }
+
+    /// Forgets an op the server has answered.
+    fn settle(&mut self, op_id: &OpId) {
+        self.pending.retain(|op| &op.op_id != op_id);
+    }
+
+    fn mark_all_unsent(&mut self) {
+        for op in &mut self.pending {
+            op.sent = false;
+        }
+    }
+}
+
+/// A refusal in words for the person who pressed; the server's own sentence is for developers
+/// and is kept only for codes a press should never cause.
+fn describe(code: ErrorCode, message: &str) -> String {
+    match code {
+        ErrorCode::RateLimited => "Too many presses at once; the last one did not count.".into(),
+        ErrorCode::Overflow => "The counter cannot go any further that way.".into(),
+        ErrorCode::Unavailable => "The server could not save that press; try again.".into(),
+        _ => format!("The server refused that: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::{CounterName, CounterState};
+
+    use super::*;
+
+    fn state_frame(value: i64, version: u64) -> Action {
+        Action::Received(ServerMessage::State(CounterState {
+            name: CounterName::global(),
+            value,
+            version,
+        }))
+    }
+
+    fn ack(op_id: &OpId, value: i64, version: u64) -> Action {
+        Action::Received(ServerMessage::Ack {
+            op_id: Some(op_id.clone()),
+            value,
+            version,
+        })
+    }
+
+    /// A page with an open socket that has seen `value` at `version`.
+    fn live(value: i64, version: u64) -> State {
+        let mut state = State::new("c1".into());
+        state.apply(Action::Connected);
+        state.apply(state_frame(value, version));
+        state
+    }
+
+    /// Plays the page's send loop once: writes the outbox and reports it.
+    fn flush(state: &mut State) -> Vec<ClientMessage> {
+        let ops: Vec<_> = state.outbox().cloned().collect();
+        state.apply(Action::Sent {
+            connection: state.connection(),
+            op_ids: ops.iter().map(|op| op.op_id.clone()).collect(),
+        });
+        ops.iter().map(PendingOp::frame).collect()
+    }
+
+    fn json(frames: &[ClientMessage]) -> Vec<String> {
+        frames
+            .iter()
+            .map(|frame| serde_json::to_string(frame).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn shows_nothing_until_the_server_reports() {
+        let mut state = State::new("c1".into());
+        assert_eq!(state.displayed_value(), None);
+        assert_eq!(state.status(), Status::Reconnecting);
+        state.apply(Action::Connected);
+        assert_eq!(state.status(), Status::Live);
+        assert_eq!(state.displayed_value(), None);
+        state.apply(state_frame(-7, 3));
+        assert_eq!(state.displayed_value(), Some(-7));
+    }
+
+    #[test]
+    fn a_press_shows_at_once_and_goes_out_as_the_contract_spells_it() {
+        let mut state = live(41, 10);
+        state.apply(Action::Press(1));
+        assert_eq!(state.displayed_value(), Some(42));
+        assert_eq!(
+            json(&flush(&mut state)),
+            [r#"{"type":"increment","by":1,"op_id":"c1-1"}"#]
+        );
+        state.apply(Action::Press(-1));
+        assert_eq!(
+            json(&flush(&mut state)),
+            [r#"{"type":"decrement","by":1,"op_id":"c1-2"}"#]
+        );
+        assert_eq!(state.displayed_value(), Some(41));
+        assert!(flush(&mut state).is_empty(), "each op goes out once");
+    }
+
+    #[test]
+    fn an_ack_settles_its_op_without_a_dip() {
+        let mut state = live(0, 1);
+        state.apply(Action::Press(1));
+        let op = state.outbox().next().unwrap().op_id.clone();
+        flush(&mut state);
+        state.apply(ack(&op, 1, 2));
+        assert_eq!(state.unsettled_presses(), 0);
+        assert_eq!(state.displayed_value(), Some(1));
+        // The state frame of the same change changes nothing.
+        state.apply(state_frame(1, 2));
+        assert_eq!(state.displayed_value(), Some(1));
+    }
+
+    #[test]
+    fn an_older_state_is_ignored_within_a_connection() {
+        let mut state = live(5, 9);
+        state.apply(state_frame(3, 8));
+        state.apply(state_frame(4, 9));
+        assert_eq!(state.displayed_value(), Some(5));
+        state.apply(state_frame(6, 10));
+        assert_eq!(state.displayed_value(), Some(6));
+    }
+
+    #[test]
+    fn the_first_state_of_a_new_connection_wins_whatever_its_version() {
+        let mut state = live(100, 50);
+        state.apply(Action::Disconnected);
+        state.apply(Action::Connected);
+        // The store was reset: the version went backwards.
+        state.apply(state_frame(2, 1));
+        assert_eq!(state.displayed_value(), Some(2));
+        state.apply(state_frame(1, 1));
+        assert_eq!(state.displayed_value(), Some(2));
+    }
+
+    #[test]
+    fn unsettled_ops_are_resent_with_the_same_id_after_a_reconnect() {
+        let mut state = live(0, 1);
+        state.apply(Action::Press(1));
+        let first = json(&flush(&mut state));
+        state.apply(Action::Disconnected);
+        assert_eq!(state.status(), Status::Reconnecting);
+        assert_eq!(
+            state.outbox().count(),
+            0,
+            "nothing goes out without a socket"
+        );
+        assert_eq!(state.displayed_value(), Some(1), "the press still shows");
+        state.apply(Action::Connected);
+        assert_eq!(json(&flush(&mut state)), first);
+    }
+
+    #[test]
+    fn a_sent_report_about_an_old_socket_is_ignored() {
+        let mut state = live(0, 1);
+        state.apply(Action::Press(1));
+        let op_ids = state.outbox().map(|op| op.op_id.clone()).collect();
+        let old = state.connection();
+        state.apply(Action::Disconnected);
+        state.apply(Action::Connected);
+        state.apply(Action::Sent {
+            connection: old,
+            op_ids,
+        });
+        assert_eq!(state.outbox().count(), 1);
+    }
+
+    #[test]
+    fn presses_without_a_socket_merge_but_never_into_a_sent_op() {
+        let mut state = live(0, 1);
+        state.apply(Action::Press(1));
+        flush(&mut state);
+        state.apply(Action::Disconnected);
+        for _ in 0..3 {
+            state.apply(Action::Press(1));
+        }
+        state.apply(Action::Press(-1));
+        assert_eq!(state.displayed_value(), Some(3));
+        assert_eq!(state.unsettled_presses(), 5);
+        state.apply(Action::Connected);
+        assert_eq!(
+            json(&flush(&mut state)),
+            [
+                r#"{"type":"increment","by":1,"op_id":"c1-1"}"#,
+                r#"{"type":"increment","by":3,"op_id":"c1-2"}"#,
+                r#"{"type":"decrement","by":1,"op_id":"c1-3"}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn an_error_settles_its_op_and_is_kept_to_show() {
+        let mut state = live(10, 1);
+        state.apply(Action::Press(-1));
+        let op = state.outbox().next().unwrap().op_id.clone();
+        flush(&mut state);
+        state.apply(Action::Received(ServerMessage::Error {
+            code: ErrorCode::RateLimited,
+            message: "slow down".into(),
+            op_id: Some(op),
+        }));
+        assert_eq!(state.displayed_value(), Some(10));
+        assert_eq!(state.unsettled_presses(), 0);
+        assert!(state.error().unwrap().contains("Too many"));
+        state.apply(Action::Press(1));
+        assert_eq!(state.error(), None, "the next press clears it");
+    }
+
+    #[test]
+    fn status_follows_the_socket_and_the_browser() {
+        let mut state = live(0, 1);
+        state.apply(Action::Received(ServerMessage::Presence { online: 3 }));
+        assert_eq!(state.online(), Some(3));
+        state.apply(Action::BrowserOnline(false));
+        assert_eq!(state.status(), Status::Offline);
+        state.apply(Action::Disconnected);
+        assert_eq!(state.status(), Status::Offline);
+        assert_eq!(state.online(), None);
+        state.apply(Action::BrowserOnline(true));
+        assert_eq!(state.status(), Status::Reconnecting);
+        assert_eq!(Status::Reconnecting.as_str(), "reconnecting");
+    }
+
+    #[test]
+    fn op_ids_are_unique_and_within_the_limit() {
+        let mut state = State::new("x".repeat(40));
+        state.apply(Action::Connected);
+        state.next_seq = u64::MAX - 2;
+        state.apply(Action::Press(1));
+        flush(&mut state);
+        state.apply(Action::Press(1));
+        let ids: Vec<_> = state.pending.iter().map(|op| op.op_id.clone()).collect();
+        assert_eq!(ids.len(), 2);
+        assert_ne!(ids[0], ids[1]);
+    }
+}
