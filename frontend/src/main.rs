@@ -33,6 +33,9 @@ impl Reducible for State {
     }
 }
 
+/// How long refused ops wait before they are sent again.
+const RETRY_PAUSE_MS: u32 = 1_500;
+
 #[function_component(App)]
 fn app() -> Html {
     // `_eq`: actions that change nothing (an old `state` frame) cost no render.
@@ -69,6 +72,20 @@ fn app() -> Html {
                     op_ids: sent,
                 });
             }
+        });
+    }
+
+    // After a passing refusal (`unavailable`, `rate_limited`) the refused ops go again after a
+    // pause; dropping the timer (the effect's cleanup) cancels it.
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with(state.retry_wanted(), move |&wanted| {
+            let timer = wanted.then(|| {
+                gloo_timers::callback::Timeout::new(RETRY_PAUSE_MS, move || {
+                    dispatcher.dispatch(Action::RetryDue)
+                })
+            });
+            move || drop(timer)
         });
     }
 

@@ -56,6 +56,10 @@ pub struct PendingOp {
     /// Whether it went out on the current socket; cleared when a socket closes, so the next
     /// one sends it again.
     sent: bool,
+    /// Set when the server refused it for a passing reason (`unavailable`, `rate_limited`):
+    /// it stays pending, unsent, until [`Action::RetryDue`], so a press is never lost and a
+    /// refusing server is not asked again in a tight loop.
+    waiting_retry: bool,
     /// Whether it ever left the page. Only an op that never did may absorb a later press: one
     /// that was sent may already be applied under its id, and growing it would lose the
     /// difference.
@@ -92,6 +96,8 @@ pub enum Action {
     Press(i64),
     /// These ops were handed to the socket that was the `connection`-th to open.
     Sent { connection: u64, op_ids: Vec<OpId> },
+    /// The pause after a passing refusal is over: send the refused ops again.
+    RetryDue,
 }
 
 /// The page's state. See the module documentation for the rules it keeps.
@@ -191,7 +197,14 @@ impl State {
     /// no socket is open.
     pub fn outbox(&self) -> impl Iterator<Item = &PendingOp> {
         let open = self.socket_open;
-        self.pending.iter().filter(move |op| open && !op.sent)
+        self.pending
+            .iter()
+            .filter(move |op| open && !op.sent && !op.waiting_retry)
+    }
+
+    /// Whether some ops wait for [`Action::RetryDue`]; the page then schedules one.
+    pub fn retry_wanted(&self) -> bool {
+        self.pending.iter().any(|op| op.waiting_retry)
     }
 
     /// Applies one action.
@@ -213,6 +226,11 @@ impl State {
             Action::BrowserOnline(online) => self.browser_online = online,
             Action::Received(message) => self.receive(message),
             Action::Press(delta) => self.press(delta),
+            Action::RetryDue => {
+                for op in &mut self.pending {
+                    op.waiting_retry = false;
+                }
+            }
             Action::Sent { connection, op_ids } => {
                 if connection != self.connection || !self.socket_open {
                     return;
@@ -260,8 +278,18 @@ impl State {
                 message,
                 op_id,
             } => {
-                if let Some(op_id) = op_id {
-                    self.settle(&op_id);
+                let passing = matches!(code, ErrorCode::Unavailable | ErrorCode::RateLimited);
+                match op_id {
+                    Some(op_id) if passing => {
+                        // Same op_id when it goes again: the server applies it once even if
+                        // the refusal raced with an apply.
+                        for op in self.pending.iter_mut().filter(|op| op.op_id == op_id) {
+                            op.sent = false;
+                            op.waiting_retry = true;
+                        }
+                    }
+                    Some(op_id) => self.settle(&op_id),
+                    None => {}
                 }
                 self.error = Some(describe(code, &message));
             }
@@ -292,6 +320,7 @@ impl State {
             op_id,
             delta,
             sent: false,
+            waiting_retry: false,
             ever_sent: false,
         });
     }
@@ -312,9 +341,9 @@ impl State {
 /// and is kept only for codes a press should never cause.
 fn describe(code: ErrorCode, message: &str) -> String {
     match code {
-        ErrorCode::RateLimited => "Too many presses at once; the last one did not count.".into(),
+        ErrorCode::RateLimited => "Too many presses at once; sending them a little later.".into(),
         ErrorCode::Overflow => "The counter cannot go any further that way.".into(),
-        ErrorCode::Unavailable => "The server could not save that press; try again.".into(),
+        ErrorCode::Unavailable => "The server cannot save presses right now; retrying.".into(),
         _ => format!("The server refused that: {message}"),
     }
 }
@@ -488,21 +517,48 @@ mod tests {
     }
 
     #[test]
-    fn an_error_settles_its_op_and_is_kept_to_show() {
+    fn a_final_error_settles_its_op_and_is_kept_to_show() {
         let mut state = live(10, 1);
-        state.apply(Action::Press(-1));
+        state.apply(Action::Press(1));
         let op = state.outbox().next().unwrap().op_id.clone();
         flush(&mut state);
         state.apply(Action::Received(ServerMessage::Error {
-            code: ErrorCode::RateLimited,
-            message: "slow down".into(),
+            code: ErrorCode::Overflow,
+            message: "too far".into(),
             op_id: Some(op),
         }));
         assert_eq!(state.displayed_value(), Some(10));
         assert_eq!(state.unsettled_presses(), 0);
-        assert!(state.error().unwrap().contains("Too many"));
-        state.apply(Action::Press(1));
+        assert!(state.error().unwrap().contains("cannot go any further"));
+        state.apply(Action::Press(-1));
         assert_eq!(state.error(), None, "the next press clears it");
+    }
+
+    #[test]
+    fn a_passing_error_keeps_the_op_until_the_retry() {
+        for code in [ErrorCode::RateLimited, ErrorCode::Unavailable] {
+            let mut state = live(10, 1);
+            state.apply(Action::Press(-1));
+            let op = state.outbox().next().unwrap().op_id.clone();
+            flush(&mut state);
+            state.apply(Action::Received(ServerMessage::Error {
+                code,
+                message: "later".into(),
+                op_id: Some(op.clone()),
+            }));
+            assert_eq!(state.displayed_value(), Some(9), "the press still shows");
+            assert!(state.error().is_some());
+            assert!(state.retry_wanted());
+            assert_eq!(
+                state.outbox().count(),
+                0,
+                "no resend before the pause is over"
+            );
+            state.apply(Action::RetryDue);
+            assert!(!state.retry_wanted());
+            let again: Vec<_> = state.outbox().map(|op| op.op_id.clone()).collect();
+            assert_eq!(again, [op], "sent again under the same op_id");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::{RedisServer, Replica};
 
 /// The store behind a cluster.
 pub enum Backing {
-    Redis(RedisServer),
+    Redis(Box<RedisServer>),
     /// The embedded store, in a data folder removed on drop.
     Embedded {
         _data: tempfile::TempDir,
@@ -49,7 +49,7 @@ impl Cluster {
             started.push(Replica::start(&flags).await);
         }
         Self {
-            backing: Backing::Redis(redis),
+            backing: Backing::Redis(Box::new(redis)),
             replicas: started,
         }
     }
