@@ -5,14 +5,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tower_http::services::{ServeDir, ServeFile};
 
 use crate::api;
 use crate::config::Config;
+use crate::connection_limits::ConnectionLimits;
 use crate::counters::Counters;
 use crate::origin::OriginPolicy;
+use crate::static_files;
 use crate::ws;
 
 /// What every handler shares; cheap to clone.
@@ -24,17 +24,16 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Which browsers may open WebSockets.
     pub origin: OriginPolicy,
-    /// One permit per open WebSocket, held for the socket's whole life.
-    pub connections: Arc<Semaphore>,
+    /// Caps on open WebSockets, per replica and per client address.
+    pub connections: Arc<ConnectionLimits>,
     /// Cancelled on SIGTERM/Ctrl-C; sockets then close with 1001.
     pub shutdown: CancellationToken,
 }
 
 /// The whole HTTP surface. Tests can serve it on port 0 or call it directly.
 pub fn app(state: AppState) -> Router {
-    let static_dir = &state.config.static_dir;
     // Unknown paths get the SPA shell with status 200, so client-side routes survive reloads.
-    let spa = ServeDir::new(static_dir).fallback(ServeFile::new(static_dir.join("index.html")));
+    let spa = static_files::service(&state.config.static_dir);
     let api = Router::new()
         .route("/counters/{name}", get(api::get))
         .route("/counters/{name}/increment", post(api::increment))

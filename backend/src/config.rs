@@ -53,6 +53,26 @@ pub struct Config {
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
 
+    /// WebSockets one client address may hold at once; 0 for no limit (use 0 behind a proxy
+    /// that does not pass the client's address).
+    #[arg(long, env = "MAX_CONNECTIONS_PER_IP", default_value_t = 1_000)]
+    pub max_connections_per_ip: usize,
+
+    /// How often (in milliseconds) the server pings each WebSocket, so dead peers and idle
+    /// NAT mappings are found out.
+    #[arg(long, env = "PING_INTERVAL_MS", default_value_t = 20_000)]
+    pub ping_interval_ms: u64,
+
+    /// A WebSocket that sends nothing (not even a pong) for this long (in milliseconds) is
+    /// closed.
+    #[arg(long, env = "IDLE_TIMEOUT_MS", default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
+
+    /// A WebSocket whose client does not take a frame within this long (in milliseconds) is
+    /// dropped, so a client that never reads cannot hold the server's memory.
+    #[arg(long, env = "WRITE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub write_timeout_ms: u64,
+
     /// How often (in milliseconds) a replica re-reads the counters it serves, to catch changes
     /// made behind its back (`redis-cli SET`) or lost pub/sub messages.
     #[arg(long, env = "RECONCILE_INTERVAL_MS", default_value_t = 2000)]
@@ -70,6 +90,18 @@ pub struct Config {
 impl Config {
     pub fn reconcile_interval(&self) -> Duration {
         Duration::from_millis(self.reconcile_interval_ms.max(10))
+    }
+
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_millis(self.ping_interval_ms.max(10))
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms.max(10))
+    }
+
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.write_timeout_ms.max(10))
     }
 
     pub fn store_timeout(&self) -> Duration {

@@ -11,11 +11,12 @@
 //!   message arrives.
 //!
 //! Around them: [`config`] (flags and env), [`app`] (the router and shared state),
-//! [`origin`] (who may open a socket), [`rate_limit`], [`presence`], [`metrics`], [`error`].
+//! [`origin`] (who may open a socket), [`connection_limits`], [`rate_limit`], [`presence`], [`metrics`], [`error`].
 
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod connection_limits;
 pub mod counters;
 pub mod error;
 pub mod hub;
@@ -23,19 +24,21 @@ pub mod metrics;
 pub mod origin;
 pub mod presence;
 pub mod rate_limit;
+pub mod static_files;
 pub mod store;
 pub mod ws;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::app::AppState;
 use crate::config::Config;
+use crate::connection_limits::ConnectionLimits;
 use crate::counters::Counters;
 use crate::hub::Hub;
 use crate::origin::OriginPolicy;
@@ -99,14 +102,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
             metrics: Default::default(),
         },
         origin: OriginPolicy::from_config(&config.allowed_origins),
-        connections: Arc::new(Semaphore::new(config.max_connections)),
+        connections: Arc::new(ConnectionLimits::new(
+            config.max_connections,
+            config.max_connections_per_ip,
+        )),
         config: Arc::new(config),
         shutdown: shutdown.clone(),
     };
     // Scripts and people read this line to learn the address (the port may have been 0).
     println!("listening on http://{address}");
     tracing::info!(%address, "listening");
-    axum::serve(listener, app::app(state))
+    // Connect info gives handlers the peer address, for the per-address socket cap.
+    let service = app::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;
 

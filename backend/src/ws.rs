@@ -5,10 +5,12 @@
 //! applies them. They meet through a small channel of replies. The loops are written over
 //! any `Sink`/`Stream` of messages, so they do not care where the socket came from.
 
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -34,11 +36,12 @@ enum Outgoing {
     Close(u16, &'static str),
 }
 
-/// `GET /ws/counters/{name}`: checks the name, the origin and the connection cap before
+/// `GET /ws/counters/{name}`: checks the name, the origin and the connection caps before
 /// upgrading, so a refused client gets a plain HTTP error.
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     Path(name): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     State(app): State<AppState>,
 ) -> Result<Response, AppError> {
@@ -47,23 +50,18 @@ pub async fn upgrade(
         app.counters
             .metrics
             .ws_refused
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            .fetch_add(1, Ordering::Relaxed);
         AppError(err)
     };
     app.origin.check(&headers).map_err(refuse)?;
-    let permit = app.connections.clone().try_acquire_owned().map_err(|_| {
-        refuse(ProtocolError::new(
-            ErrorCode::Unavailable,
-            "this server is at its connection limit; try again shortly",
-        ))
-    })?;
+    let permit = app.connections.admit(peer.ip()).map_err(refuse)?;
     let max = app.config.max_message_bytes;
     Ok(ws.max_message_size(max).max_frame_size(max).on_upgrade(
         move |socket: WebSocket| async move {
             app.counters
                 .metrics
                 .ws_accepted
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                .fetch_add(1, Ordering::Relaxed);
             let (sink, stream) = socket.split();
             serve(sink, stream, name, app).await;
             // The permit is held for the socket's whole life.
@@ -72,12 +70,25 @@ pub async fn upgrade(
     ))
 }
 
+/// The per-connection limits and timers, from the configuration.
+#[derive(Clone, Copy)]
+struct Timing {
+    ping_interval: Duration,
+    idle_timeout: Duration,
+    write_timeout: Duration,
+}
+
 /// Serves one socket until either side ends it or the replica shuts down.
 pub async fn serve<S, R>(mut sink: S, stream: R, name: CounterName, app: AppState)
 where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
+    let timing = Timing {
+        ping_interval: app.config.ping_interval(),
+        idle_timeout: app.config.idle_timeout(),
+        write_timeout: app.config.write_timeout(),
+    };
     let membership = app.counters.hub.join(&name);
     // Joined first, then read: a change in between reaches the hub by pub/sub or the local
     // apply, and the hub keeps whichever is newer.
@@ -88,19 +99,28 @@ where
             }
             Err(err) => {
                 let frame = ServerMessage::error(err, None).to_json();
-                let _ = sink.send(Message::Text(frame.into())).await;
-                let _ = sink.send(close(TRY_AGAIN_LATER, "store unavailable")).await;
+                let _ = send(&mut sink, Message::Text(frame.into()), timing).await;
+                let _ = send(
+                    &mut sink,
+                    close(TRY_AGAIN_LATER, "store unavailable"),
+                    timing,
+                )
+                .await;
                 return;
             }
         }
     }
     let (replies_tx, replies_rx) = mpsc::channel(32);
-    let limits = Limits {
-        per_second: app.config.max_ops_per_second,
-        burst: app.config.max_ops_burst,
-    };
-    let send = send_loop(sink, membership, replies_rx, app.shutdown.clone());
-    let receive = receive_loop(stream, name, app.counters.clone(), limits, replies_tx);
+    let bucket = TokenBucket::new(app.config.max_ops_per_second, app.config.max_ops_burst);
+    let send = send_loop(sink, membership, replies_rx, app.shutdown.clone(), timing);
+    let receive = receive_loop(
+        stream,
+        name,
+        app.counters.clone(),
+        bucket,
+        replies_tx,
+        timing,
+    );
     tokio::pin!(send, receive);
     tokio::select! {
         () = &mut send => {}
@@ -112,12 +132,27 @@ where
     }
 }
 
-/// Sends the current state first, then every newer state, presence changes and replies.
+/// Sends one message, giving up when the client does not take it in time. A client that
+/// never reads fills its TCP window and the WebSocket's bounded write buffer, and this is
+/// where it is let go.
+async fn send<S>(sink: &mut S, message: Message, timing: Timing) -> Result<(), ()>
+where
+    S: Sink<Message> + Unpin,
+{
+    match tokio::time::timeout(timing.write_timeout, sink.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+/// Sends the current state first, then every newer state, presence changes, replies and
+/// pings.
 async fn send_loop<S>(
     mut sink: S,
     mut membership: Membership,
     mut replies: mpsc::Receiver<Outgoing>,
     shutdown: CancellationToken,
+    timing: Timing,
 ) where
     S: Sink<Message> + Unpin,
 {
@@ -125,17 +160,22 @@ async fn send_loop<S>(
         return;
     };
     let mut last_version = first.state.version;
-    if sink.send(Message::Text(first.json)).await.is_err() {
+    if send(&mut sink, Message::Text(first.json), timing)
+        .await
+        .is_err()
+    {
         return;
     }
     if *membership.presence.borrow() > 0 {
         membership.presence.mark_changed();
     }
+    let mut ping = tokio::time::interval(timing.ping_interval);
+    ping.reset();
     loop {
         let message = tokio::select! {
             biased;
             () = shutdown.cancelled() => {
-                let _ = sink.send(close(close_code::AWAY, "server restarting; reconnect")).await;
+                let _ = send(&mut sink, close(close_code::AWAY, "server restarting; reconnect"), timing).await;
                 return;
             }
             reply = replies.recv() => match reply {
@@ -163,32 +203,38 @@ async fn send_loop<S>(
                 let online = *membership.presence.borrow_and_update();
                 Message::Text(ServerMessage::Presence { online }.to_json().into())
             }
+            _ = ping.tick() => Message::Ping(Default::default()),
         };
         let closing = matches!(message, Message::Close(_));
-        if sink.send(message).await.is_err() || closing {
+        if send(&mut sink, message, timing).await.is_err() || closing {
             return;
         }
     }
 }
 
-/// The per-connection rate limit.
-struct Limits {
-    per_second: u32,
-    burst: u32,
-}
-
-/// Decodes, limits and applies every frame, queueing one reply per frame.
+/// Decodes, limits and applies every frame, queueing one reply per frame. A client silent
+/// for longer than the idle timeout (browsers answer pings by themselves, so a live page is
+/// never silent that long) is closed.
 async fn receive_loop<R>(
     mut stream: R,
     name: CounterName,
     counters: Counters,
-    limits: Limits,
+    mut bucket: TokenBucket,
     replies: mpsc::Sender<Outgoing>,
+    timing: Timing,
 ) where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
-    let mut bucket = TokenBucket::new(limits.per_second, limits.burst);
-    while let Some(message) = stream.next().await {
+    loop {
+        let Ok(message) = tokio::time::timeout(timing.idle_timeout, stream.next()).await else {
+            let _ = replies
+                .send(Outgoing::Close(close_code::AWAY, "idle for too long"))
+                .await;
+            return;
+        };
+        let Some(message) = message else {
+            return;
+        };
         let text = match message {
             Ok(Message::Text(text)) => text,
             Ok(Message::Binary(_)) => {
@@ -204,7 +250,7 @@ async fn receive_loop<R>(
                 continue;
             }
             Ok(Message::Close(_)) => return,
-            // Pings are answered by the WebSocket layer itself.
+            // Pings are answered by the WebSocket layer itself; a pong only proves life.
             Ok(Message::Ping(_) | Message::Pong(_)) => continue,
             Err(err) => {
                 if is_too_large(err) {

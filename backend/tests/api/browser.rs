@@ -1,22 +1,48 @@
 //! The UI in a real headless Chromium (Debian's `chromium` driven through its
-//! `chromedriver`): a click on one replica's page shows on another replica's page.
+//! `chromedriver`): presses on one replica's page show on another's, the keyboard works,
+//! named counters are their own; the submodules cover reconnecting, the offline app and the
+//! screenshots.
+//!
+//! DevTools commands (installability, colour-scheme emulation, viewport sizes) go through
+//! chromedriver's `goog/cdp/execute` endpoint. Browser tests take [`BROWSERS`] so that only
+//! one Chromium runs at a time: two at once on a small machine make timing flaky.
+
+mod offline;
+mod reconnect;
+mod screenshots;
 
 use std::process::Stdio;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::process::{Child, Command};
+use tokio::sync::{Mutex, MutexGuard};
 
 use crate::helpers::{Cluster, eventually, free_port, logs_wanted, workspace_root};
 
-/// A `chromedriver` on a free port; each [`Browser::open`] starts its own Chromium.
+/// Held by each browser test for its whole run.
+static BROWSERS: Mutex<()> = Mutex::const_new(());
+
+/// Waits for the other browser tests to finish, and checks the frontend is built.
+async fn browser_turn() -> MutexGuard<'static, ()> {
+    assert!(
+        workspace_root().join("dist/index.html").exists(),
+        "the frontend must be built first: `cargo xtask test` does it"
+    );
+    BROWSERS.lock().await
+}
+
+/// A `chromedriver` on a free port; each [`Driver::browser`] starts its own Chromium.
 struct Driver {
     /// Killed on drop, which also ends the browsers it started.
     _child: Child,
     url: String,
     /// User-data folders of the browsers, removed on drop.
     profiles: Vec<tempfile::TempDir>,
+    http: reqwest::Client,
 }
 
 impl Driver {
@@ -44,6 +70,7 @@ impl Driver {
             _child: child,
             url,
             profiles: Vec::new(),
+            http: reqwest::Client::new(),
         }
     }
 
@@ -77,6 +104,25 @@ impl Driver {
             .await
             .expect("start a Chromium session")
     }
+
+    /// Runs one DevTools command in `browser`'s page and returns its result.
+    async fn cdp(&self, browser: &Client, cmd: &str, params: Value) -> Value {
+        let session = browser
+            .session_id()
+            .await
+            .expect("session id")
+            .expect("a session");
+        let response = self
+            .http
+            .post(format!("{}/session/{session}/goog/cdp/execute", self.url))
+            .json(&json!({ "cmd": cmd, "params": params }))
+            .send()
+            .await
+            .expect("chromedriver answers");
+        let body: Value = response.json().await.expect("JSON from chromedriver");
+        assert!(body["value"]["error"].is_null(), "{cmd}: {body}");
+        body["value"].clone()
+    }
 }
 
 fn which(program: &str) -> String {
@@ -92,12 +138,13 @@ fn which(program: &str) -> String {
     path
 }
 
+fn by_testid(id: &str) -> String {
+    format!("[data-testid=\"{id}\"]")
+}
+
 /// The text of the element with `data-testid="{id}"`, if it is on the page.
 async fn text_of(browser: &Client, id: &str) -> Option<String> {
-    let element = browser
-        .find(Locator::Css(&format!("[data-testid=\"{id}\"]")))
-        .await
-        .ok()?;
+    let element = browser.find(Locator::Css(&by_testid(id))).await.ok()?;
     element.text().await.ok()
 }
 
@@ -109,12 +156,39 @@ async fn wait_for_count(browser: &Client, expected: i64) {
     .await;
 }
 
+/// Waits until the connection indicator's `data-state` is `state`.
+async fn wait_for_status(browser: &Client, state: &str) {
+    eventually(&format!("the status to say {state}"), || async {
+        let status = browser
+            .find(Locator::Css(&by_testid("status")))
+            .await
+            .ok()?;
+        (status.attr("data-state").await.ok()?.as_deref() == Some(state)).then_some(())
+    })
+    .await;
+}
+
+async fn click(browser: &Client, id: &str) {
+    browser
+        .find(Locator::Css(&by_testid(id)))
+        .await
+        .unwrap_or_else(|_| panic!("{id} button"))
+        .click()
+        .await
+        .unwrap_or_else(|_| panic!("click {id}"));
+}
+
+/// Presses and releases one key, as a keyboard would.
+async fn press_key(browser: &Client, key: char) {
+    let actions = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
+    browser.perform_actions(actions).await.expect("press a key");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_click_on_one_replica_shows_on_another() {
-    assert!(
-        workspace_root().join("dist/index.html").exists(),
-        "the frontend must be built first: `cargo xtask test` does it"
-    );
+async fn presses_and_keys_on_one_replica_show_on_another() {
+    let _turn = browser_turn().await;
     let cluster = Cluster::redis(2).await;
     cluster.replicas[0].increment("global", 41, None).await;
 
@@ -131,17 +205,10 @@ async fn a_click_on_one_replica_shows_on_another() {
         .expect("open page");
     wait_for_count(&first, 41).await;
     wait_for_count(&second, 41).await;
-    eventually("the status to say live", || async {
-        let status = first
-            .find(Locator::Css("[data-testid=\"status\"]"))
-            .await
-            .ok()?;
-        (status.attr("data-state").await.ok()?.as_deref() == Some("live")).then_some(())
-    })
-    .await;
+    wait_for_status(&first, "live").await;
 
     let plus = first
-        .find(Locator::Css("[data-testid=\"increment\"]"))
+        .find(Locator::Css(&by_testid("increment")))
         .await
         .expect("increment button");
     assert_eq!(
@@ -152,15 +219,64 @@ async fn a_click_on_one_replica_shows_on_another() {
     wait_for_count(&first, 42).await;
     wait_for_count(&second, 42).await;
 
-    let minus = second
-        .find(Locator::Css("[data-testid=\"decrement\"]"))
-        .await
-        .expect("decrement button");
-    minus.click().await.expect("click -");
-    minus.click().await.expect("click -");
+    click(&second, "decrement").await;
+    click(&second, "decrement").await;
     wait_for_count(&first, 40).await;
     wait_for_count(&second, 40).await;
     assert_eq!(cluster.stored_value("global").await, 40);
+    eventually("the title to carry the value", || async {
+        (first.title().await.ok()? == "40 · global — Shared Counter").then_some(())
+    })
+    .await;
+    // Presence: both pages watch the counter.
+    eventually("presence to count both pages", || async {
+        text_of(&first, "status")
+            .await?
+            .contains("2 here")
+            .then_some(())
+    })
+    .await;
+
+    // The keyboard: + = ArrowUp add one each, - ArrowDown take one each.
+    for key in ['+', '=', char::from(Key::Up)] {
+        press_key(&first, key).await;
+    }
+    wait_for_count(&second, 43).await;
+    for key in ['-', char::from(Key::Down)] {
+        press_key(&second, key).await;
+    }
+    wait_for_count(&first, 41).await;
+    assert_eq!(cluster.stored_value("global").await, 41);
+
+    // A named counter is its own number.
+    first
+        .goto(&cluster.replicas[0].url("/c/door-2"))
+        .await
+        .expect("open a named counter");
+    wait_for_count(&first, 0).await;
+    click(&first, "increment").await;
+    wait_for_count(&first, 1).await;
+    eventually("door-2 to be stored", || async {
+        (cluster.stored_value("door-2").await == 1).then_some(())
+    })
+    .await;
+    assert_eq!(cluster.stored_value("global").await, 41);
+    wait_for_count(&second, 41).await;
+
+    // A name the contract refuses gets a clear page, not a counter.
+    first
+        .goto(&cluster.replicas[0].url("/c/not%20a%20name"))
+        .await
+        .expect("open an invalid name");
+    let message = eventually("the invalid-name page", || async {
+        text_of(&first, "invalid-name").await
+    })
+    .await;
+    assert!(
+        message.contains("“not a name” is not a counter name"),
+        "{message}"
+    );
+    assert!(text_of(&first, "count").await.is_none());
 
     first.close().await.ok();
     second.close().await.ok();

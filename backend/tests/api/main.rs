@@ -5,5 +5,7 @@ mod browser;
 mod contract;
 mod embedded;
 mod helpers;
+mod liveness;
 mod protocol;
 mod redis;
+mod static_files;

@@ -1,0 +1,121 @@
+//! Sockets that go quiet, never read, or come in crowds: pings, the idle timeout, the write
+//! timeout and the per-address cap keep a replica's resources bounded.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::{Cluster, PATIENCE, Replica, WsClient, eventually};
+
+/// The open-socket gauge from `/metrics`.
+async fn open_sockets(replica: &Replica) -> u64 {
+    let text = reqwest::get(replica.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("counter_ws_open "))
+        .and_then(|n| n.parse().ok())
+        .expect("counter_ws_open in /metrics")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_pings_and_closes_idle_sockets() {
+    let cluster =
+        Cluster::embedded(&["--ping-interval-ms", "100", "--idle-timeout-ms", "1500"]).await;
+    let replica = &cluster.replicas[0];
+    let (mut socket, _) = tokio_tungstenite::connect_async(replica.ws_url("global"))
+        .await
+        .unwrap();
+    // Reading answers pings (tungstenite sends the pongs), which keeps the socket alive well
+    // past the idle timeout.
+    let mut pings = 0;
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(2500) {
+        match tokio::time::timeout(PATIENCE, socket.next()).await.unwrap() {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            Some(Ok(Message::Close(frame))) => panic!("closed while answering pings: {frame:?}"),
+            Some(Ok(_)) => {}
+            other => panic!("socket ended: {other:?}"),
+        }
+    }
+    assert!(pings >= 5, "{pings} pings");
+
+    // A client that stops reading stops answering pings: the server closes it.
+    drop(socket);
+    let silent = WsClient::connect(&replica.ws_url("global")).await;
+    eventually("the silent socket to be closed", || async {
+        (open_sockets(replica).await == 0).then_some(())
+    })
+    .await;
+    drop(silent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_dropped() {
+    let cluster =
+        Cluster::embedded(&["--write-timeout-ms", "300", "--idle-timeout-ms", "600000"]).await;
+    let replica = &cluster.replicas[0];
+    let (mut never_reads, _) = tokio_tungstenite::connect_async(replica.ws_url("global"))
+        .await
+        .unwrap();
+    eventually("the socket to be counted", || async {
+        (open_sockets(replica).await == 1).then_some(())
+    })
+    .await;
+    // Every bad frame earns an error frame; never reading them, the client fills its own
+    // receive buffer and then the server's send buffer. Bounded: at most 200,000 frames, and
+    // it stops as soon as the server stops taking them.
+    for _ in 0..200_000 {
+        let sent = tokio::time::timeout(
+            Duration::from_millis(500),
+            never_reads.send(Message::text("x")),
+        );
+        if !matches!(sent.await, Ok(Ok(()))) {
+            break;
+        }
+    }
+    eventually("the server to let the socket go", || async {
+        (open_sockets(replica).await == 0).then_some(())
+    })
+    .await;
+    // The replica is fine and serves others.
+    let mut other = WsClient::connect(&replica.ws_url("global")).await;
+    let reply = other.change(1, "after").await;
+    assert!(
+        matches!(reply, shared::ServerMessage::Ack { value: 1, .. }),
+        "{reply:?}"
+    );
+    drop(never_reads);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_socket() {
+    let cluster = Cluster::embedded(&["--max-connections-per-ip", "3"]).await;
+    let replica = &cluster.replicas[0];
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(WsClient::connect(&replica.ws_url("global")).await);
+    }
+    let refused = tokio_tungstenite::connect_async(replica.ws_url("global")).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 429);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                .into_owned();
+            assert!(body.contains("rate_limited"), "{body}");
+        }
+        other => panic!("expected a 429, got {other:?}"),
+    }
+    held.pop();
+    eventually("a freed place", || async {
+        tokio_tungstenite::connect_async(replica.ws_url("global"))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+}
