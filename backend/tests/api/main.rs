@@ -4,6 +4,7 @@
 mod browser;
 mod contract;
 mod embedded;
+mod faults;
 mod helpers;
 mod liveness;
 mod protocol;

@@ -16,7 +16,7 @@ use std::time::Duration;
 pub use cluster::Cluster;
 pub use redis_server::RedisServer;
 pub use replica::Replica;
-pub use ws_client::WsClient;
+pub use ws_client::{ResilientWriter, WsClient};
 
 /// How long any wait in a test may last before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(10);

@@ -106,6 +106,21 @@ impl RedisServer {
         }
     }
 
+    /// `kill -9`: no shutdown, no final write.
+    pub async fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.expect("kill -9 redis-server");
+        }
+    }
+
+    /// The server's process id, to send it signals (SIGSTOP to hang it).
+    pub fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .and_then(|child| child.id())
+            .expect("redis-server is running")
+    }
+
     /// Starts the server again on the same port and folder.
     pub async fn restart(&mut self) {
         self.stop().await;

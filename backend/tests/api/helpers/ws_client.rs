@@ -136,3 +136,106 @@ impl WsClient {
         }
     }
 }
+
+/// A writer that keeps going through faults, as the real frontend does: every op keeps its
+/// `op_id` until it is acknowledged, and is sent again — on another replica if need be —
+/// after an error, a timeout or a dropped socket.
+pub struct ResilientWriter {
+    /// The replicas' WebSocket URLs; the writer moves to the next one when one fails.
+    urls: Vec<String>,
+    /// Which URL it uses now.
+    current: usize,
+    socket: Option<WebSocketStream<MaybeTlsStream<TcpStream>>>,
+    /// How many sends did not get an ack the first time.
+    pub retries: usize,
+}
+
+impl ResilientWriter {
+    pub fn new(urls: Vec<String>, start: usize) -> Self {
+        Self {
+            current: start % urls.len(),
+            urls,
+            socket: None,
+            retries: 0,
+        }
+    }
+
+    /// Applies `delta` under `op_id`, retrying until acknowledged; returns the acked value.
+    /// Gives up (panics) after a minute, which no healed fault should need.
+    pub async fn apply(&mut self, delta: i64, op_id: &str) -> i64 {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{op_id} never acknowledged"
+            );
+            match self.try_apply(delta, op_id).await {
+                Ok(value) => return value,
+                Err(_) => {
+                    self.retries += 1;
+                    self.socket = None;
+                    self.current = (self.current + 1) % self.urls.len();
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    async fn try_apply(&mut self, delta: i64, op_id: &str) -> Result<i64, String> {
+        let timeout = std::time::Duration::from_secs(3);
+        if self.socket.is_none() {
+            let url = &self.urls[self.current];
+            let connect = tokio::time::timeout(timeout, connect_async(url.as_str()));
+            let (socket, _) = connect
+                .await
+                .map_err(|_| "connect timed out".to_string())?
+                .map_err(|e| e.to_string())?;
+            self.socket = Some(socket);
+        }
+        let socket = self.socket.as_mut().expect("connected above");
+        let request = ChangeRequest {
+            by: Some(delta.abs()),
+            op_id: Some(op_id.to_owned()),
+        };
+        let frame = if delta >= 0 {
+            ClientMessage::Increment(request)
+        } else {
+            ClientMessage::Decrement(request)
+        };
+        let text = serde_json::to_string(&frame).expect("frame");
+        socket
+            .send(Message::text(text))
+            .await
+            .map_err(|e| e.to_string())?;
+        loop {
+            let message = tokio::time::timeout(timeout, socket.next())
+                .await
+                .map_err(|_| "no reply in time".to_string())?
+                .ok_or("socket closed")?
+                .map_err(|e| e.to_string())?;
+            let Message::Text(text) = message else {
+                if let Message::Close(_) = message {
+                    return Err("closed by server".into());
+                }
+                continue;
+            };
+            match serde_json::from_str::<ServerMessage>(&text) {
+                Ok(ServerMessage::Ack {
+                    op_id: Some(id),
+                    value,
+                    ..
+                }) if id.as_str() == op_id => {
+                    return Ok(value);
+                }
+                Ok(ServerMessage::Error {
+                    op_id: Some(id),
+                    code,
+                    ..
+                }) if id.as_str() == op_id => {
+                    return Err(format!("refused: {code}"));
+                }
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! Faults survived: Redis killed, hung, flushed of its scripts, dropping the subscriber; a
+//! replica killed under load. Each test starts its own Redis and replicas, drives writers
+//! that retry by op_id as the frontend does, and checks that every acknowledged op counts
+//! exactly once and every client converges.
+
+use std::time::Duration;
+
+use shared::{ErrorCode, ServerMessage};
+use tokio::task::JoinHandle;
+
+use crate::helpers::{Cluster, RedisServer, ResilientWriter, WsClient, eventually};
+
+/// Sends a signal to a process.
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// Writers running in the background, each applying its ops in turn, spread over the
+/// replicas, retrying every op under its op_id until it is acknowledged.
+struct Load {
+    tasks: Vec<JoinHandle<usize>>,
+    /// The value the counter must end on: every op applied exactly once.
+    expected: i64,
+}
+
+impl Load {
+    fn start(cluster: &Cluster, name: &str, writers: usize, ops: usize) -> Self {
+        let urls: Vec<String> = cluster.replicas.iter().map(|r| r.ws_url(name)).collect();
+        let mut tasks = Vec::new();
+        let mut expected = 0;
+        for w in 0..writers {
+            let deltas: Vec<i64> = (0..ops)
+                .map(|k| if (w + k) % 4 == 0 { -1 } else { 2 })
+                .collect();
+            expected += deltas.iter().sum::<i64>();
+            let mut writer = ResilientWriter::new(urls.clone(), w);
+            let name = name.to_owned();
+            tasks.push(tokio::spawn(async move {
+                for (k, delta) in deltas.into_iter().enumerate() {
+                    writer.apply(delta, &format!("{name}-w{w}-{k}")).await;
+                    // Spread the ops over time, so faults land among them.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                writer.retries
+            }));
+        }
+        Self { tasks, expected }
+    }
+
+    /// Waits for every writer; returns how many sends had to be retried.
+    async fn finish(self) -> usize {
+        let mut retries = 0;
+        for task in self.tasks {
+            retries += task.await.expect("writer");
+        }
+        retries
+    }
+}
+
+async fn watchers(cluster: &Cluster, name: &str) -> Vec<WsClient> {
+    let mut watchers = Vec::new();
+    for replica in &cluster.replicas {
+        watchers.push(WsClient::connect(&replica.ws_url(name)).await);
+    }
+    watchers
+}
+
+/// The client ids of the subscriber connections Redis holds now.
+async fn subscriber_ids(cluster: &Cluster) -> Vec<String> {
+    let list: String = cluster
+        .redis_server()
+        .cmd(&["CLIENT", "LIST", "TYPE", "pubsub"])
+        .await;
+    list.lines()
+        .filter_map(|line| line.split(' ').find_map(|field| field.strip_prefix("id=")))
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn all_ready(cluster: &Cluster, want: u16) {
+    for replica in &cluster.replicas {
+        eventually(&format!("/readyz to say {want}"), || async {
+            (replica.readyz().await == want).then_some(())
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_kill_9_with_aof_loses_no_acknowledged_op() {
+    let redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]).await;
+    let mut cluster = Cluster::redis_on(redis, 2, &[]).await;
+    let mut watchers = watchers(&cluster, "aof").await;
+    let load = Load::start(&cluster, "aof", 4, 60);
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    cluster.redis_server_mut().kill9().await;
+    all_ready(&cluster, 503).await;
+    cluster.redis_server_mut().restart().await;
+    all_ready(&cluster, 200).await;
+
+    let expected = load.expected;
+    let retries = load.finish().await;
+    assert!(retries > 0, "the outage should have refused some sends");
+    assert_eq!(cluster.stored_value("aof").await, expected);
+    for watcher in &mut watchers {
+        watcher.wait_for_value(expected).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_redis_gets_bounded_answers_and_recovers() {
+    let cluster = Cluster::redis(2).await;
+    let mut watchers = watchers(&cluster, "hung").await;
+    cluster.replicas[0].increment("hung", 5, None).await;
+    let pid = cluster.redis_server().pid();
+    signal(pid, "STOP");
+    // The replicas' deadline (1 s in tests) answers every request, REST and WebSocket.
+    for replica in &cluster.replicas {
+        let answer = replica.increment("hung", 1, Some("while-hung")).await;
+        assert_eq!(answer.status, 503, "{}", answer.body);
+        assert_eq!(answer.body["error"]["code"], "unavailable");
+    }
+    let reply = watchers[0].change(1, "ws-while-hung").await;
+    assert!(
+        matches!(
+            reply,
+            ServerMessage::Error {
+                code: ErrorCode::Unavailable,
+                ..
+            }
+        ),
+        "{reply:?}"
+    );
+    all_ready(&cluster, 503).await;
+    signal(pid, "CONT");
+    all_ready(&cluster, 200).await;
+    // A request that timed out may still have been applied once Redis woke up; its retry
+    // under the same op_id settles it exactly once either way.
+    let retried = cluster.replicas[1]
+        .increment("hung", 1, Some("while-hung"))
+        .await;
+    assert_eq!(retried.status, 200);
+    let settled = retried.body["value"].as_i64().unwrap();
+    let reply = watchers[1].change(1, "ws-while-hung").await;
+    let ServerMessage::Ack { value, .. } = reply else {
+        panic!("{reply:?}");
+    };
+    assert!(settled == 6 || settled == 7, "{settled}");
+    let expected = cluster.stored_value("hung").await;
+    assert_eq!(expected, 7, "both ops counted once (last ack {value})");
+    for watcher in &mut watchers {
+        watcher.wait_for_value(7).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_flush_reloads_the_script_and_applies_once() {
+    let cluster = Cluster::redis(1).await;
+    let replica = &cluster.replicas[0];
+    replica.increment("flush", 1, Some("before")).await;
+    let _: () = cluster.redis_server().cmd(&["SCRIPT", "FLUSH"]).await;
+    let answer = replica.increment("flush", 1, Some("after")).await;
+    assert_eq!(
+        (answer.status, answer.body["value"].as_i64()),
+        (200, Some(2))
+    );
+    let again = replica.increment("flush", 1, Some("after")).await;
+    assert_eq!(again.body["version"], 2, "applied once");
+    assert_eq!(cluster.stored_value("flush").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_dropped_by_redis_resubscribes_and_resyncs() {
+    let cluster = Cluster::redis(2).await;
+    let mut watchers = watchers(&cluster, "buffer").await;
+    let first_subscribers = subscriber_ids(&cluster).await;
+    assert_eq!(first_subscribers.len(), 2);
+    // A tiny output-buffer limit, then a message too big for a client's fixed reply buffer
+    // (16 KiB): Redis drops every subscriber at once. The message itself is junk on a counter
+    // channel, which the replicas must shrug off. Changes go on meanwhile.
+    let _: () = cluster
+        .redis_server()
+        .cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 32 0 0",
+        ])
+        .await;
+    let junk = "x".repeat(64 * 1024);
+    for k in 1..=20 {
+        if k % 5 == 1 {
+            let _: i64 = cluster
+                .redis_server()
+                .cmd(&["PUBLISH", "counter:buffer", &junk])
+                .await;
+        }
+        cluster.replicas[k % 2].increment("buffer", 1, None).await;
+    }
+    for watcher in &mut watchers {
+        watcher.wait_for_value(20).await;
+    }
+    let _: () = cluster
+        .redis_server()
+        .cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 32mb 8mb 60",
+        ])
+        .await;
+    all_ready(&cluster, 200).await;
+    let subscribers = subscriber_ids(&cluster).await;
+    assert_eq!(subscribers.len(), 2);
+    assert!(
+        subscribers.iter().all(|id| !first_subscribers.contains(id)),
+        "both subscribers were dropped and replaced: {first_subscribers:?} → {subscribers:?}"
+    );
+    cluster.replicas[0].increment("buffer", 1, None).await;
+    for watcher in &mut watchers {
+        watcher.wait_for_value(21).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_under_load_loses_nothing() {
+    let mut cluster = Cluster::redis(2).await;
+    let mut survivor = WsClient::connect(&cluster.replicas[1].ws_url("crash")).await;
+    let load = Load::start(&cluster, "crash", 6, 60);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    cluster.replicas[0].kill9().await;
+    let expected = load.expected;
+    let retries = load.finish().await;
+    assert!(retries > 0, "the crash should have cut some writers off");
+    // The survivor's client carried on throughout and ends on the final value.
+    survivor.wait_for_value(expected).await;
+    assert_eq!(cluster.stored_value("crash").await, expected);
+    cluster.replicas[0].restart().await;
+    let mut back = WsClient::connect(&cluster.replicas[0].ws_url("crash")).await;
+    assert_eq!(back.value, Some(expected));
+    back.change(1, "after-restart").await;
+    survivor.wait_for_value(expected + 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_storm_is_served() {
+    const SOCKETS: usize = 2_000;
+    let cluster = Cluster::redis(2).await;
+    cluster.replicas[0].increment("storm", 9, None).await;
+    let mut tasks = Vec::new();
+    for i in 0..SOCKETS {
+        let url = cluster.replica_for(i).ws_url("storm");
+        tasks.push(tokio::spawn(async move {
+            let (socket, _) = tokio_tungstenite::connect_async(url)
+                .await
+                .expect("connect");
+            socket
+        }));
+    }
+    let mut sockets = Vec::new();
+    for task in tasks {
+        sockets.push(task.await.expect("connect task"));
+    }
+    assert_eq!(sockets.len(), SOCKETS);
+    for replica in &cluster.replicas {
+        assert_eq!(replica.healthz().await, 200);
+    }
+    // Everyone is served: a change reaches a sample of them.
+    cluster.replicas[1].increment("storm", 1, None).await;
+    use futures_util::StreamExt;
+    for socket in sockets.iter_mut().step_by(97) {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+                .await
+                .expect("frame in time")
+                .expect("open")
+                .expect("ok");
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+                if text.contains("\"value\":10") {
+                    break;
+                }
+            }
+        }
+    }
+}
