@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use shared::{ErrorCode, ServerMessage};
 use tokio::task::JoinHandle;
 
@@ -272,7 +273,6 @@ async fn a_reconnect_storm_is_served() {
     }
     // Everyone is served: a change reaches a sample of them.
     cluster.replicas[1].increment("storm", 1, None).await;
-    use futures_util::StreamExt;
     for socket in sockets.iter_mut().step_by(97) {
         loop {
             let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
@@ -280,10 +280,10 @@ async fn a_reconnect_storm_is_served() {
                 .expect("frame in time")
                 .expect("open")
                 .expect("ok");
-            if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
-                if text.contains("\"value\":10") {
-                    break;
-                }
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = message
+                && text.contains("\"value\":10")
+            {
+                break;
             }
         }
     }
