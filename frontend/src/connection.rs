@@ -6,7 +6,9 @@
 //!
 //! A closed or failed socket is retried forever, after 250 ms doubling to 10 s, each delay
 //! drawn at random from its upper half so that a restarted server is not hit by every phone at
-//! the same instant. The window's `online` event retries at once.
+//! the same instant. The window's `online` event retries at once, and so does coming back
+//! to the page (`visibilitychange` to visible, `pageshow` from the back-forward cache): a
+//! phone that was locked or in a pocket is live again the moment it is looked at.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -19,6 +21,7 @@ use web_sys::{MessageEvent, WebSocket};
 use yew::Callback;
 
 use crate::state::Action;
+use crate::web::{self, Listener};
 
 /// The first retry delay, in milliseconds.
 const FIRST_DELAY_MS: u32 = 250;
@@ -85,9 +88,6 @@ pub fn counter_url(name: &str) -> String {
     format!("{scheme}://{host}/ws/counters/{name}")
 }
 
-/// A handler of a window event that carries nothing the page needs.
-type Listener = Closure<dyn FnMut()>;
-
 /// What the connection's handlers share.
 struct Shared {
     /// Where to connect; fixed for the page's life.
@@ -106,8 +106,8 @@ struct Shared {
     failures: Cell<u32>,
     /// The scheduled retry; replacing or dropping it cancels it.
     retry: RefCell<Option<Timeout>>,
-    /// The window's `online` and `offline` handlers, removed on drop.
-    window_listeners: RefCell<Vec<(&'static str, Listener)>>,
+    /// The window's and document's handlers, removed on drop.
+    window_listeners: RefCell<Vec<Listener>>,
 }
 
 /// One WebSocket and the handlers that must live as long as it does.
@@ -221,43 +221,52 @@ impl Shared {
         *self.retry.borrow_mut() = Some(timeout);
     }
 
-    /// Follows the browser's network status, and retries at once when the network returns
-    /// instead of waiting out a backoff that may have grown to seconds.
+    /// Follows the browser's network status and the page's visibility, and retries at once
+    /// when either comes back instead of waiting out a backoff that may have grown to
+    /// seconds.
     fn listen_to_window(self: &Rc<Self>) {
-        let Some(window) = web_sys::window() else {
+        if web_sys::window().is_none() {
             return;
-        };
+        }
+        let mut listeners = self.window_listeners.borrow_mut();
         let weak = Rc::downgrade(self);
-        let on_online = Closure::<dyn FnMut()>::new(move || {
-            let Some(shared) = weak.upgrade() else {
-                return;
-            };
-            shared.on_action.emit(Action::BrowserOnline(true));
-            // An attempt still in flight was most likely started without a network and
-            // would only fail later; an open socket is kept.
-            let open = shared
-                .socket
-                .borrow()
-                .as_ref()
-                .is_some_and(|socket| socket.ws.ready_state() == WebSocket::OPEN);
-            if !open {
-                shared.failures.set(0);
-                shared.connect();
+        listeners.push(Listener::on_window("online", move |_| {
+            if let Some(shared) = weak.upgrade() {
+                shared.on_action.emit(Action::BrowserOnline(true));
+                // An attempt still in flight was most likely started without a network and
+                // would only fail later.
+                shared.reconnect_now(false);
             }
-        });
+        }));
         let weak = Rc::downgrade(self);
-        let on_offline = Closure::<dyn FnMut()>::new(move || {
+        listeners.push(Listener::on_window("offline", move |_| {
             if let Some(shared) = weak.upgrade() {
                 shared.on_action.emit(Action::BrowserOnline(false));
             }
+        }));
+        let weak = Rc::downgrade(self);
+        listeners.push(Listener::on_document("visibilitychange", move |_| {
+            if let Some(shared) = weak.upgrade().filter(|_| web::document_visible()) {
+                shared.reconnect_now(true);
+            }
+        }));
+        let weak = Rc::downgrade(self);
+        listeners.push(Listener::on_window("pageshow", move |_| {
+            if let Some(shared) = weak.upgrade() {
+                shared.reconnect_now(true);
+            }
+        }));
+    }
+
+    /// Connects now unless a socket is open (or, with `keep_attempt`, being opened).
+    fn reconnect_now(self: &Rc<Self>, keep_attempt: bool) {
+        let busy = self.socket.borrow().as_ref().is_some_and(|socket| {
+            let state = socket.ws.ready_state();
+            state == WebSocket::OPEN || (keep_attempt && state == WebSocket::CONNECTING)
         });
-        let mut listeners = self.window_listeners.borrow_mut();
-        for (event, listener) in [("online", on_online), ("offline", on_offline)] {
-            // Adding a listener to the window does not fail in practice; if it did, the page
-            // would still reconnect on its timer.
-            let _ =
-                window.add_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
-            listeners.push((event, listener));
+        if !busy {
+            self.failures.set(0);
+            self.connect();
         }
     }
 }
@@ -266,12 +275,6 @@ impl Drop for Shared {
     fn drop(&mut self) {
         if let Some(socket) = self.socket.get_mut().take() {
             socket.retire();
-        }
-        if let Some(window) = web_sys::window() {
-            for (event, listener) in self.window_listeners.get_mut().drain(..) {
-                let _ = window
-                    .remove_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
-            }
         }
     }
 }

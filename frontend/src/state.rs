@@ -12,8 +12,21 @@
 //! - Within one socket a `state` frame is taken only if its version is newer. The first
 //!   `state` frame of a new socket is taken whatever its version: the store may have been
 //!   reset, and a page that waited for the old version to come back would freeze.
+//! - Unsettled presses outlive the page: [`State::saved`] is what the page keeps in
+//!   `localStorage`, and [`State::restore`] takes it back after a reload, ids unchanged. The
+//!   queue is bounded: at most [`QUEUE_LIMIT`] presses wait, and none longer than
+//!   [`MAX_AGE_MS`] — the server remembers an `op_id` for a day by default, so an older resend
+//!   could count twice, and a day-old press at a door is no longer news anyway.
 
+use serde::{Deserialize, Serialize};
 use shared::{ChangeRequest, ClientMessage, ErrorCode, MAX_BY, OpId, ServerMessage};
+
+/// The most presses that may wait for the server; further presses are refused, and said so.
+pub const QUEUE_LIMIT: u64 = 1_000;
+
+/// How long a press may wait for the server, in milliseconds: 24 hours, the server's default
+/// `--op-ttl-seconds`.
+pub const MAX_AGE_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// The connection indicator, as the `data-state` attribute spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +51,7 @@ impl Status {
 }
 
 /// The server's word on the counter: the last value it reported and the version it carried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confirmed {
     /// The value every client will converge on, without this page's unsettled presses.
     pub value: i64,
@@ -64,6 +77,30 @@ pub struct PendingOp {
     /// that was sent may already be applied under its id, and growing it would lose the
     /// difference.
     ever_sent: bool,
+    /// When the first press in it was made (ms since the epoch); it expires [`MAX_AGE_MS`]
+    /// later.
+    created_ms: u64,
+}
+
+/// What the page keeps across reloads for one counter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Saved {
+    /// The server's last word, shown at once after a reload (and offline) until a fresh one
+    /// arrives.
+    pub confirmed: Option<Confirmed>,
+    /// The presses not settled yet, oldest first.
+    pub ops: Vec<SavedOp>,
+}
+
+/// One unsettled press as it is kept across reloads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedOp {
+    /// Sent again under the same id, so the server applies it once.
+    pub op_id: OpId,
+    /// The signed change.
+    pub delta: i64,
+    /// When it was made, in ms since the epoch.
+    pub created_ms: u64,
 }
 
 impl PendingOp {
@@ -92,8 +129,10 @@ pub enum Action {
     BrowserOnline(bool),
     /// A frame arrived from the server.
     Received(ServerMessage),
-    /// The person pressed a button: +1 or −1.
-    Press(i64),
+    /// The person pressed a button (+1 or −1) at this time (ms since the epoch).
+    Press { delta: i64, at_ms: u64 },
+    /// Drops presses that waited longer than [`MAX_AGE_MS`] by `now_ms`.
+    Expire { now_ms: u64 },
     /// These ops were handed to the socket that was the `connection`-th to open.
     Sent { connection: u64, op_ids: Vec<OpId> },
     /// The pause after a passing refusal is over: send the refused ops again.
@@ -128,6 +167,11 @@ pub struct State {
     online: Option<u64>,
     /// The last refusal from the server, in words for people, until the next press.
     error: Option<String>,
+    /// Set when a press was refused because [`QUEUE_LIMIT`] presses already wait; cleared
+    /// when the queue drains.
+    queue_full: bool,
+    /// Presses dropped because they waited longer than [`MAX_AGE_MS`], to tell the person.
+    expired: u64,
 }
 
 impl State {
@@ -146,7 +190,58 @@ impl State {
             browser_online: true,
             online: None,
             error: None,
+            queue_full: false,
+            expired: 0,
         }
+    }
+
+    /// A page that starts from what an earlier page of this counter kept: its last known
+    /// value and its unsettled presses, minus those too old by `now_ms`.
+    pub fn restore(client_id: String, saved: Saved, now_ms: u64) -> Self {
+        let mut state = Self::new(client_id);
+        state.confirmed = saved.confirmed;
+        state.pending = saved
+            .ops
+            .into_iter()
+            .filter(|op| op.delta != 0 && op.delta.abs() <= MAX_BY)
+            .map(|op| PendingOp {
+                op_id: op.op_id,
+                delta: op.delta,
+                sent: false,
+                waiting_retry: false,
+                // It may have reached the server before the reload: never grow it.
+                ever_sent: true,
+                created_ms: op.created_ms,
+            })
+            .collect();
+        state.apply(Action::Expire { now_ms });
+        state
+    }
+
+    /// What to keep across reloads.
+    pub fn saved(&self) -> Saved {
+        Saved {
+            confirmed: self.confirmed,
+            ops: self
+                .pending
+                .iter()
+                .map(|op| SavedOp {
+                    op_id: op.op_id.clone(),
+                    delta: op.delta,
+                    created_ms: op.created_ms,
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether a press was just refused because the queue is full.
+    pub fn queue_full(&self) -> bool {
+        self.queue_full
+    }
+
+    /// How many presses were dropped for waiting too long.
+    pub fn expired(&self) -> u64 {
+        self.expired
     }
 
     /// The number to show: the server's value plus every unsettled press; `None` until the
@@ -225,7 +320,14 @@ impl State {
             }
             Action::BrowserOnline(online) => self.browser_online = online,
             Action::Received(message) => self.receive(message),
-            Action::Press(delta) => self.press(delta),
+            Action::Press { delta, at_ms } => self.press(delta, at_ms),
+            Action::Expire { now_ms } => {
+                let before = self.unsettled_presses();
+                self.pending
+                    .retain(|op| now_ms.saturating_sub(op.created_ms) < MAX_AGE_MS);
+                self.expired += before - self.unsettled_presses();
+                self.update_queue_full();
+            }
             Action::RetryDue => {
                 for op in &mut self.pending {
                     op.waiting_retry = false;
@@ -297,12 +399,17 @@ impl State {
         }
     }
 
-    fn press(&mut self, delta: i64) {
+    fn press(&mut self, delta: i64, at_ms: u64) {
         let delta = delta.clamp(-MAX_BY, MAX_BY);
         if delta == 0 {
             return;
         }
+        if self.unsettled_presses() + delta.unsigned_abs() > QUEUE_LIMIT {
+            self.queue_full = true;
+            return;
+        }
         self.error = None;
+        self.expired = 0;
         // Presses made while no socket is open would otherwise pile up as one frame each and
         // run into the server's rate limit on reconnect; one that never left the page can
         // simply grow instead.
@@ -322,12 +429,21 @@ impl State {
             sent: false,
             waiting_retry: false,
             ever_sent: false,
+            created_ms: at_ms,
         });
     }
 
     /// Forgets an op the server has answered.
     fn settle(&mut self, op_id: &OpId) {
         self.pending.retain(|op| &op.op_id != op_id);
+        self.update_queue_full();
+    }
+
+    /// The "queue is full" notice stays until there is room again.
+    fn update_queue_full(&mut self) {
+        if self.unsettled_presses() < QUEUE_LIMIT {
+            self.queue_full = false;
+        }
     }
 
     fn mark_all_unsent(&mut self) {
@@ -353,6 +469,10 @@ mod tests {
     use shared::{CounterName, CounterState};
 
     use super::*;
+
+    fn press(delta: i64) -> Action {
+        Action::Press { delta, at_ms: 0 }
+    }
 
     fn state_frame(value: i64, version: u64) -> Action {
         Action::Received(ServerMessage::State(CounterState {
@@ -410,13 +530,13 @@ mod tests {
     #[test]
     fn a_press_shows_at_once_and_goes_out_as_the_contract_spells_it() {
         let mut state = live(41, 10);
-        state.apply(Action::Press(1));
+        state.apply(press(1));
         assert_eq!(state.displayed_value(), Some(42));
         assert_eq!(
             json(&flush(&mut state)),
             [r#"{"type":"increment","by":1,"op_id":"c1-1"}"#]
         );
-        state.apply(Action::Press(-1));
+        state.apply(press(-1));
         assert_eq!(
             json(&flush(&mut state)),
             [r#"{"type":"decrement","by":1,"op_id":"c1-2"}"#]
@@ -428,7 +548,7 @@ mod tests {
     #[test]
     fn an_ack_settles_its_op_without_a_dip() {
         let mut state = live(0, 1);
-        state.apply(Action::Press(1));
+        state.apply(press(1));
         let op = state.outbox().next().unwrap().op_id.clone();
         flush(&mut state);
         state.apply(ack(&op, 1, 2));
@@ -464,7 +584,7 @@ mod tests {
     #[test]
     fn unsettled_ops_are_resent_with_the_same_id_after_a_reconnect() {
         let mut state = live(0, 1);
-        state.apply(Action::Press(1));
+        state.apply(press(1));
         let first = json(&flush(&mut state));
         state.apply(Action::Disconnected);
         assert_eq!(state.status(), Status::Reconnecting);
@@ -481,7 +601,7 @@ mod tests {
     #[test]
     fn a_sent_report_about_an_old_socket_is_ignored() {
         let mut state = live(0, 1);
-        state.apply(Action::Press(1));
+        state.apply(press(1));
         let op_ids = state.outbox().map(|op| op.op_id.clone()).collect();
         let old = state.connection();
         state.apply(Action::Disconnected);
@@ -496,13 +616,13 @@ mod tests {
     #[test]
     fn presses_without_a_socket_merge_but_never_into_a_sent_op() {
         let mut state = live(0, 1);
-        state.apply(Action::Press(1));
+        state.apply(press(1));
         flush(&mut state);
         state.apply(Action::Disconnected);
         for _ in 0..3 {
-            state.apply(Action::Press(1));
+            state.apply(press(1));
         }
-        state.apply(Action::Press(-1));
+        state.apply(press(-1));
         assert_eq!(state.displayed_value(), Some(3));
         assert_eq!(state.unsettled_presses(), 5);
         state.apply(Action::Connected);
@@ -519,7 +639,7 @@ mod tests {
     #[test]
     fn a_final_error_settles_its_op_and_is_kept_to_show() {
         let mut state = live(10, 1);
-        state.apply(Action::Press(1));
+        state.apply(press(1));
         let op = state.outbox().next().unwrap().op_id.clone();
         flush(&mut state);
         state.apply(Action::Received(ServerMessage::Error {
@@ -530,7 +650,7 @@ mod tests {
         assert_eq!(state.displayed_value(), Some(10));
         assert_eq!(state.unsettled_presses(), 0);
         assert!(state.error().unwrap().contains("cannot go any further"));
-        state.apply(Action::Press(-1));
+        state.apply(press(-1));
         assert_eq!(state.error(), None, "the next press clears it");
     }
 
@@ -538,7 +658,7 @@ mod tests {
     fn a_passing_error_keeps_the_op_until_the_retry() {
         for code in [ErrorCode::RateLimited, ErrorCode::Unavailable] {
             let mut state = live(10, 1);
-            state.apply(Action::Press(-1));
+            state.apply(press(-1));
             let op = state.outbox().next().unwrap().op_id.clone();
             flush(&mut state);
             state.apply(Action::Received(ServerMessage::Error {
@@ -581,11 +701,89 @@ mod tests {
         let mut state = State::new("x".repeat(40));
         state.apply(Action::Connected);
         state.next_seq = u64::MAX - 2;
-        state.apply(Action::Press(1));
+        state.apply(press(1));
         flush(&mut state);
-        state.apply(Action::Press(1));
+        state.apply(press(1));
         let ids: Vec<_> = state.pending.iter().map(|op| op.op_id.clone()).collect();
         assert_eq!(ids.len(), 2);
         assert_ne!(ids[0], ids[1]);
+    }
+
+    #[test]
+    fn unsettled_presses_survive_a_reload_under_the_same_ids() {
+        let mut before = live(10, 4);
+        before.apply(press(1));
+        flush(&mut before);
+        before.apply(Action::Disconnected);
+        before.apply(press(1));
+        before.apply(press(1));
+        let saved = before.saved();
+        assert_eq!(saved.ops.len(), 2);
+        let kept: Saved =
+            serde_json::from_str(&serde_json::to_string(&saved).unwrap()).expect("round trip");
+
+        let mut after = State::restore("c2".into(), kept, 1_000);
+        assert_eq!(
+            after.displayed_value(),
+            Some(13),
+            "last value and the presses show"
+        );
+        assert_eq!(after.status(), Status::Reconnecting);
+        after.apply(press(1));
+        after.apply(Action::Connected);
+        assert_eq!(
+            json(&flush(&mut after)),
+            [
+                r#"{"type":"increment","by":1,"op_id":"c1-1"}"#,
+                r#"{"type":"increment","by":2,"op_id":"c1-2"}"#,
+                r#"{"type":"increment","by":1,"op_id":"c2-1"}"#,
+            ],
+            "restored ops keep their ids and are never grown"
+        );
+        // The server's first state wins, even if it is older than the kept one.
+        after.apply(state_frame(11, 2));
+        assert_eq!(after.displayed_value(), Some(15));
+    }
+
+    #[test]
+    fn the_queue_is_bounded_and_says_so() {
+        let mut state = State::new("c1".into());
+        state.apply(state_frame(0, 1));
+        state.apply(Action::Press {
+            delta: QUEUE_LIMIT as i64,
+            at_ms: 0,
+        });
+        assert!(!state.queue_full());
+        state.apply(press(1));
+        assert!(state.queue_full(), "one press too many");
+        assert_eq!(state.unsettled_presses(), QUEUE_LIMIT);
+        state.apply(Action::Connected);
+        state.apply(state_frame(0, 1));
+        let op = state.outbox().next().unwrap().op_id.clone();
+        flush(&mut state);
+        state.apply(ack(&op, 1_000, 2));
+        assert!(!state.queue_full(), "room again");
+        assert_eq!(state.displayed_value(), Some(1_000));
+    }
+
+    #[test]
+    fn presses_older_than_a_day_are_dropped_and_counted() {
+        let mut state = State::new("c1".into());
+        state.apply(Action::Press {
+            delta: 1,
+            at_ms: 1_000,
+        });
+        state.apply(Action::Press {
+            delta: -1,
+            at_ms: 5_000,
+        });
+        state.apply(Action::Expire {
+            now_ms: 1_000 + MAX_AGE_MS,
+        });
+        assert_eq!(state.expired(), 1);
+        assert_eq!(state.unsettled_presses(), 1);
+        let restored = State::restore("c2".into(), state.saved(), 5_000 + MAX_AGE_MS);
+        assert_eq!(restored.unsettled_presses(), 0);
+        assert_eq!(restored.expired(), 1);
     }
 }

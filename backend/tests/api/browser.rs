@@ -39,9 +39,11 @@ async fn browser_turn() -> MutexGuard<'static, ()> {
 struct Driver {
     /// Killed on drop, which also ends the browsers it started.
     _child: Child,
+    /// chromedriver's base URL.
     url: String,
     /// User-data folders of the browsers, removed on drop.
     profiles: Vec<tempfile::TempDir>,
+    /// Sends DevTools commands to chromedriver.
     http: reqwest::Client,
 }
 
@@ -247,6 +249,16 @@ async fn presses_and_keys_on_one_replica_show_on_another() {
     }
     wait_for_count(&first, 41).await;
     assert_eq!(cluster.stored_value("global").await, 41);
+
+    // Share: headless Chromium on Linux has no share sheet, so the link goes to the clipboard,
+    // or, where the clipboard is refused, the page shows it; either way it says so.
+    click(&first, "share").await;
+    let shared = eventually("the share button to confirm", || async {
+        let text = text_of(&first, "share").await?;
+        (text.contains("Link copied") || text.contains("Copy the address")).then_some(text)
+    })
+    .await;
+    assert!(!shared.is_empty());
 
     // A named counter is its own number.
     first

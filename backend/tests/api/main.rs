@@ -9,4 +9,5 @@ mod helpers;
 mod liveness;
 mod protocol;
 mod redis;
+mod security;
 mod static_files;

@@ -8,14 +8,15 @@ pub struct ChangeButtonProps {
     pub onpress: Callback<i64>,
 }
 
-/// The + or − button, with the test id and accessible name the contract fixes.
+/// The + or − button, with the test id and accessible name the contract fixes, and the keys
+/// that press it announced to assistive technology.
 #[function_component]
 pub fn ChangeButton(props: &ChangeButtonProps) -> Html {
-    let (testid, label, symbol) = if props.delta > 0 {
-        ("increment", "Increment", "+")
+    let (testid, label, symbol, keys) = if props.delta > 0 {
+        ("increment", "Increment", "+", "+ = ArrowUp")
     } else {
         // U+2212, the minus sign, is as wide as + where a hyphen would look lost.
-        ("decrement", "Decrement", "\u{2212}")
+        ("decrement", "Decrement", "\u{2212}", "- ArrowDown")
     };
     let delta = props.delta;
     html! {
@@ -24,9 +25,10 @@ pub fn ChangeButton(props: &ChangeButtonProps) -> Html {
             class={classes!("change", testid)}
             data-testid={testid}
             aria-label={label}
+            aria-keyshortcuts={keys}
             onclick={props.onpress.reform(move |_| delta)}
         >
-            { symbol }
+            <span aria-hidden="true">{ symbol }</span>
         </button>
     }
 }

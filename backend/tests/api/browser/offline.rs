@@ -1,6 +1,8 @@
 //! The installed app offline: Chromium finds it installable, the service worker controls it,
 //! a reload with the backend down still shows the app and the last known value, and presses
 //! made meanwhile survive that reload and are applied exactly once when the backend returns.
+//! A new build reaches the page on its next navigation, and a new service worker removes the
+//! old one's caches.
 //!
 //! "Offline" is the backend killed: DevTools' network emulation does not close an open
 //! WebSocket to localhost.
@@ -8,7 +10,7 @@
 use serde_json::{Value, json};
 
 use super::{Driver, browser_turn, click, text_of, wait_for_count, wait_for_status};
-use crate::helpers::{Cluster, eventually};
+use crate::helpers::{Cluster, eventually, workspace_root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_installed_app_works_offline_and_keeps_presses_across_a_reload() {
@@ -74,6 +76,10 @@ async fn the_installed_app_works_offline_and_keeps_presses_across_a_reload() {
     wait_for_status(&page, "reconnecting").await;
     let status = text_of(&page, "status").await.unwrap_or_default();
     assert!(status.contains("2 to send"), "{status}");
+    let folder = workspace_root().join("target/screenshots");
+    std::fs::create_dir_all(&folder).expect("create target/screenshots");
+    let png = page.screenshot().await.expect("screenshot");
+    std::fs::write(folder.join("app-offline-after-reload.png"), png).expect("write screenshot");
 
     // The backend returns: the queued presses are applied, once.
     cluster.replicas[0].restart().await;
@@ -91,5 +97,95 @@ async fn the_installed_app_works_offline_and_keeps_presses_across_a_reload() {
         3,
         "applied exactly once"
     );
+    page.close().await.ok();
+}
+
+/// Copies the built app into a folder a test may change.
+fn copy_dist(to: &std::path::Path) {
+    let from = workspace_root().join("dist");
+    for entry in walk(&from) {
+        let target = to.join(entry.strip_prefix(&from).expect("inside dist"));
+        std::fs::create_dir_all(target.parent().expect("a parent")).expect("mkdir");
+        std::fs::copy(&entry, &target).expect("copy a file of dist");
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dist").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Runs `script` (which may use `await`) in the page and returns what it returns.
+async fn run_async(page: &fantoccini::Client, script: &str) -> Value {
+    page.execute_async(
+        &format!(
+            "const done = arguments[arguments.length - 1];\
+             (async () => {{ {script} }})().then(done, (e) => done(String(e)));"
+        ),
+        vec![],
+    )
+    .await
+    .expect("run a script")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_is_picked_up_and_old_caches_are_removed() {
+    let _turn = browser_turn().await;
+    let dist = tempfile::tempdir().expect("temp dir");
+    copy_dist(dist.path());
+    let dir = dist.path().display().to_string();
+    let mut cluster = Cluster::embedded(&["--static-dir", &dir]).await;
+    let mut driver = Driver::start().await;
+    let page = driver.browser().await;
+    page.goto(&cluster.replicas[0].url("/"))
+        .await
+        .expect("open page");
+    wait_for_status(&page, "live").await;
+    run_async(&page, "await navigator.serviceWorker.ready; return true;").await;
+
+    // A new build: the shell changes. The next navigation shows it (network first) …
+    let index = dist.path().join("index.html");
+    let html = std::fs::read_to_string(&index).expect("read index.html");
+    let marked = html.replace("<head>", "<head><meta name=\"build\" content=\"2\" />");
+    std::fs::write(&index, marked).expect("write index.html");
+    let build = "return document.querySelector('meta[name=build]')?.content ?? 'old';";
+    page.refresh().await.expect("reload");
+    wait_for_status(&page, "live").await;
+    assert_eq!(page.execute(build, vec![]).await.unwrap(), json!("2"));
+
+    // … and a new service worker replaces the old one and its caches.
+    let worker = dist.path().join("sw.js");
+    let script = std::fs::read_to_string(&worker).expect("read sw.js");
+    assert!(script.contains("const VERSION = \"v1\";"));
+    std::fs::write(
+        &worker,
+        script.replace("const VERSION = \"v1\";", "const VERSION = \"v2\";"),
+    )
+    .expect("write sw.js");
+    run_async(
+        &page,
+        "const registration = await navigator.serviceWorker.ready; \
+         await registration.update(); return true;",
+    )
+    .await;
+    eventually("the old caches to be removed", || async {
+        let names = run_async(&page, "return (await caches.keys()).sort();").await;
+        (names == json!(["assets-v2", "shell-v2"])).then_some(())
+    })
+    .await;
+
+    // Offline, the cached shell is the new one.
+    cluster.replicas[0].kill9().await;
+    page.refresh().await.expect("reload offline");
+    wait_for_count(&page, 0).await;
+    assert_eq!(page.execute(build, vec![]).await.unwrap(), json!("2"));
     page.close().await.ok();
 }

@@ -43,7 +43,10 @@ impl Cluster {
 
     pub async fn redis_on(redis: RedisServer, replicas: usize, extra: &[&str]) -> Self {
         let mut flags = common_flags(extra);
-        flags.extend(["--redis-url".to_string(), redis.url()]);
+        // A test may connect the replicas as another Redis user.
+        if !extra.contains(&"--redis-url") {
+            flags.extend(["--redis-url".to_string(), redis.url()]);
+        }
         let mut started = Vec::new();
         for _ in 0..replicas {
             started.push(Replica::start(&flags).await);

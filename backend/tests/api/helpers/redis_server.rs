@@ -14,6 +14,8 @@ pub struct RedisServer {
     dir: tempfile::TempDir,
     /// Extra arguments, kept to restart the server the same way.
     args: Vec<String>,
+    /// The user the helper logs in as, when the server has ACL users.
+    admin: Option<(String, String)>,
 }
 
 impl RedisServer {
@@ -24,12 +26,22 @@ impl RedisServer {
 
     /// Starts a server with extra `redis-server` arguments.
     pub async fn start_with(args: &[&str]) -> Self {
+        Self::start_as(args, None).await
+    }
+
+    /// Starts a server whose default user is off; the helper logs in as `admin`.
+    pub async fn start_with_auth(args: &[&str], admin: (&str, &str)) -> Self {
+        Self::start_as(args, Some((admin.0.to_owned(), admin.1.to_owned()))).await
+    }
+
+    async fn start_as(args: &[&str], admin: Option<(String, String)>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut server = Self {
             child: None,
             port: free_port(),
             dir,
             args: args.iter().map(|a| a.to_string()).collect(),
+            admin,
         };
         server.spawn().await;
         server
@@ -70,8 +82,12 @@ impl RedisServer {
         .await;
     }
 
+    /// The URL the helper itself uses (as the admin user, when there is one).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        match &self.admin {
+            Some((user, password)) => format!("redis://{user}:{password}@127.0.0.1:{}/", self.port),
+            None => format!("redis://127.0.0.1:{}/", self.port),
+        }
     }
 
     /// Runs one command and returns its reply.

@@ -17,6 +17,9 @@ pub struct Replica {
     pub address: String,
     /// Arguments without `--listen`, kept for restarts.
     args: Vec<String>,
+    /// Where the process's logs (stderr) go, across restarts; printed on drop when
+    /// `TEST_LOG` is set.
+    log: tempfile::NamedTempFile,
     http: reqwest::Client,
 }
 
@@ -33,6 +36,7 @@ impl Replica {
             child: None,
             address: "127.0.0.1:0".into(),
             args: args.to_vec(),
+            log: tempfile::NamedTempFile::new().expect("log file"),
             http: reqwest::Client::new(),
         };
         replica.spawn().await;
@@ -50,11 +54,12 @@ impl Replica {
         let mut child = command
             .env("RUST_LOG", "info,backend=debug")
             .stdout(Stdio::piped())
-            .stderr(if logs_wanted() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(self.log.path())
+                    .expect("log file"),
+            )
             .kill_on_drop(true)
             .spawn()
             .expect("start backend");
@@ -72,6 +77,11 @@ impl Replica {
         // Keep draining stdout so the replica never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         self.child = Some(child);
+    }
+
+    /// Everything the replica logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -174,6 +184,14 @@ impl Replica {
         match self.http.get(self.url(path)).send().await {
             Ok(response) => response.status().as_u16(),
             Err(_) => 0,
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if logs_wanted() {
+            eprintln!("--- logs of replica {} ---\n{}", self.address, self.logs());
         }
     }
 }

@@ -1,0 +1,134 @@
+//! Redis locked down: the service runs as a least-privilege ACL user (from the shipped
+//! `deploy/redis/users.acl`), and credentials never reach its logs or error messages.
+
+use shared::ServerMessage;
+
+use crate::helpers::{Cluster, RedisServer, WsClient, eventually, workspace_root};
+
+const SERVICE_PASSWORD: &str = "svc-pw-3f9a1c7e";
+const ADMIN_PASSWORD: &str = "admin-pw-8b2d4e60";
+
+/// A Redis started with the shipped ACL file, its passwords filled in.
+async fn redis_with_acl() -> (RedisServer, tempfile::TempDir) {
+    let shipped = std::fs::read_to_string(workspace_root().join("deploy/redis/users.acl"))
+        .expect("deploy/redis/users.acl");
+    let filled = shipped
+        .replace("CHANGE-ME-service", SERVICE_PASSWORD)
+        .replace("CHANGE-ME-admin", ADMIN_PASSWORD);
+    let dir = tempfile::tempdir().unwrap();
+    let acl = dir.path().join("users.acl");
+    std::fs::write(&acl, filled).unwrap();
+    let acl = acl.display().to_string();
+    let redis = RedisServer::start_with_auth(
+        &["--save", "", "--appendonly", "no", "--aclfile", &acl],
+        ("counter-admin", ADMIN_PASSWORD),
+    )
+    .await;
+    (redis, dir)
+}
+
+fn service_url(redis: &RedisServer) -> String {
+    format!(
+        "redis://counter-service:{SERVICE_PASSWORD}@127.0.0.1:{}/",
+        redis.port
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_works_as_its_least_privilege_user() {
+    let (redis, _acl) = redis_with_acl().await;
+    let url = service_url(&redis);
+    let cluster = Cluster::redis_on(redis, 2, &["--redis-url", &url]).await;
+    for replica in &cluster.replicas {
+        eventually("/readyz to say 200", || async {
+            (replica.readyz().await == 200).then_some(())
+        })
+        .await;
+    }
+    let mut watcher = WsClient::connect(&cluster.replicas[1].ws_url("global")).await;
+    let mut writer = WsClient::connect(&cluster.replicas[0].ws_url("global")).await;
+    let reply = writer.change(2, "acl-1").await;
+    assert!(
+        matches!(reply, ServerMessage::Ack { value: 2, .. }),
+        "{reply:?}"
+    );
+    let again = writer.change(2, "acl-1").await;
+    assert!(
+        matches!(again, ServerMessage::Ack { value: 2, .. }),
+        "{again:?}"
+    );
+    watcher.wait_for_value(2).await;
+    // Presence uses the hash commands; it must work too.
+    loop {
+        if let ServerMessage::Presence { online: 2 } = watcher.next().await {
+            break;
+        }
+    }
+    assert_eq!(cluster.stored_value("global").await, 2);
+
+    // What the service user may not do.
+    let client = redis::Client::open(service_url(cluster.redis_server())).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    for command in [
+        vec!["FLUSHALL"],
+        vec!["KEYS", "*"],
+        vec!["CONFIG", "GET", "maxmemory"],
+        vec!["GET", "other:key"],
+        vec!["DEL", "counter:global"],
+    ] {
+        let mut cmd = redis::cmd(command[0]);
+        for arg in &command[1..] {
+            cmd.arg(*arg);
+        }
+        let result: redis::RedisResult<redis::Value> = cmd.query_async(&mut conn).await;
+        let err = result.expect_err(&format!("{command:?} must be refused"));
+        let text = err.to_string().to_lowercase();
+        assert!(text.contains("noperm"), "{command:?}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_never_reach_logs_or_answers() {
+    let (redis, _acl) = redis_with_acl().await;
+    let url = service_url(&redis);
+    let mut cluster = Cluster::redis_on(redis, 1, &["--redis-url", &url]).await;
+    cluster.replicas[0].increment("global", 1, None).await;
+    // Make the replica fail every way it can: Redis gone, then a wrong password.
+    cluster.redis_server_mut().stop().await;
+    let replica = &cluster.replicas[0];
+    eventually("/readyz to say 503", || async {
+        (replica.readyz().await == 503).then_some(())
+    })
+    .await;
+    let answer = replica.increment("global", 1, None).await;
+    assert_eq!(answer.status, 503);
+    let wrong = format!(
+        "redis://counter-service:wrong-{SERVICE_PASSWORD}@127.0.0.1:{}/",
+        cluster.redis_server().port
+    );
+    cluster.redis_server_mut().restart().await;
+    let bad = crate::helpers::Replica::start(&[
+        "--redis-url".into(),
+        wrong.clone(),
+        "--reconcile-interval-ms".into(),
+        "300".into(),
+    ])
+    .await;
+    eventually("the wrong password to be logged as a failure", || async {
+        bad.logs().contains("authentication failed").then_some(())
+    })
+    .await;
+    let answer = bad.increment("global", 1, None).await;
+    assert_eq!(answer.status, 503);
+    let text = answer.body.to_string();
+
+    let logs = format!("{}\n{}", cluster.replicas[0].logs(), bad.logs());
+    assert!(
+        logs.contains("Redis subscriber lost"),
+        "the outage is logged"
+    );
+    for secret in [SERVICE_PASSWORD, &format!("wrong-{SERVICE_PASSWORD}")] {
+        assert!(!logs.contains(secret), "a password reached the logs");
+        assert!(!text.contains(secret), "a password reached an answer");
+    }
+}

@@ -1,0 +1,169 @@
+//! The few browser APIs the page uses besides the socket and storage: the clock, the title,
+//! haptics, sharing, navigation, window events and the service worker.
+//!
+//! Each call checks that the API exists before using it: Web Share, the clipboard and
+//! service workers are missing in some browsers and in insecure contexts, and calling an
+//! `undefined` would throw into the wasm.
+
+use js_sys::{Function, Reflect};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+/// Milliseconds since the epoch, as the offline queue stamps presses.
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// The path of the page's URL, e.g. `/c/door-2`.
+pub fn location_path() -> String {
+    web_sys::window()
+        .and_then(|window| window.location().pathname().ok())
+        .unwrap_or_else(|| "/".to_owned())
+}
+
+/// The page's full URL, to share.
+pub fn location_href() -> String {
+    web_sys::window()
+        .and_then(|window| window.location().href().ok())
+        .unwrap_or_default()
+}
+
+/// Loads another page of the app.
+pub fn navigate_to(path: &str) {
+    if let Some(window) = web_sys::window() {
+        // Navigation only fails for malformed URLs; the paths given here are built from valid
+        // counter names.
+        let _ = window.location().set_href(path);
+    }
+}
+
+/// Sets the document's title, which task switchers and tabs show.
+pub fn set_title(title: &str) {
+    if let Some(document) = web_sys::window().and_then(|window| window.document()) {
+        document.set_title(title);
+    }
+}
+
+/// A short haptic tick, where the device has a vibrator and the browser allows it.
+pub fn tick() {
+    if let Some(window) = web_sys::window() {
+        let navigator = window.navigator();
+        if has_method(&navigator, "vibrate") {
+            navigator.vibrate_with_duration(10);
+        }
+    }
+}
+
+/// Registers the service worker that keeps the app working offline (`pwa/sw.js`).
+pub fn register_service_worker() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let navigator = window.navigator();
+    if !Reflect::has(&navigator, &"serviceWorker".into()).unwrap_or(false) {
+        return;
+    }
+    // The promise is left to run: a page without a worker still works online.
+    let _ = navigator.service_worker().register("/sw.js");
+}
+
+/// How a share ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shared {
+    /// The system share sheet took it (or the person closed it).
+    Sheet,
+    /// The link is on the clipboard.
+    Copied,
+    /// Neither works here; the page shows the link to copy by hand.
+    Unavailable,
+}
+
+/// Shares `url` through the system share sheet where the browser has one (phones), else
+/// copies it to the clipboard.
+pub async fn share(title: &str, url: &str) -> Shared {
+    let Some(window) = web_sys::window() else {
+        return Shared::Unavailable;
+    };
+    let navigator = window.navigator();
+    if has_method(&navigator, "share") {
+        let data = web_sys::ShareData::new();
+        data.set_title(title);
+        data.set_url(url);
+        // A rejection means the person closed the sheet: nothing to report.
+        let _ = JsFuture::from(navigator.share_with_data(&data)).await;
+        return Shared::Sheet;
+    }
+    let clipboard = Reflect::get(&navigator, &"clipboard".into()).unwrap_or(JsValue::UNDEFINED);
+    if clipboard.is_object() && has_method(&clipboard, "writeText") {
+        let clipboard: web_sys::Clipboard = clipboard.unchecked_into();
+        if JsFuture::from(clipboard.write_text(url)).await.is_ok() {
+            return Shared::Copied;
+        }
+    }
+    Shared::Unavailable
+}
+
+/// Whether `object.name` is a function.
+fn has_method(object: &JsValue, name: &str) -> bool {
+    Reflect::get(object, &name.into()).is_ok_and(|value| value.is_instance_of::<Function>())
+}
+
+/// A listener on the window or the document, removed when dropped.
+pub struct Listener {
+    /// Where it listens, to remove it from there.
+    target: web_sys::EventTarget,
+    /// The event's name, to remove it.
+    event: &'static str,
+    /// The handler; kept alive as long as the browser may call it.
+    closure: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl Listener {
+    /// Listens to `event` on the window.
+    pub fn on_window(event: &'static str, handler: impl FnMut(web_sys::Event) + 'static) -> Self {
+        let target: web_sys::EventTarget = web_sys::window()
+            .expect("the page runs in a window")
+            .unchecked_into();
+        Self::on(target, event, handler)
+    }
+
+    /// Listens to `event` on the document.
+    pub fn on_document(event: &'static str, handler: impl FnMut(web_sys::Event) + 'static) -> Self {
+        let target: web_sys::EventTarget = web_sys::window()
+            .and_then(|window| window.document())
+            .expect("the page has a document")
+            .unchecked_into();
+        Self::on(target, event, handler)
+    }
+
+    fn on(
+        target: web_sys::EventTarget,
+        event: &'static str,
+        handler: impl FnMut(web_sys::Event) + 'static,
+    ) -> Self {
+        let closure = Closure::<dyn FnMut(web_sys::Event)>::new(handler);
+        // Adding a listener does not fail for these targets.
+        let _ = target.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref());
+        Self {
+            target,
+            event,
+            closure,
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.event, self.closure.as_ref().unchecked_ref());
+    }
+}
+
+/// Whether the document is visible now.
+pub fn document_visible() -> bool {
+    web_sys::window()
+        .and_then(|window| window.document())
+        .is_none_or(|document| document.visibility_state() == web_sys::VisibilityState::Visible)
+}
