@@ -63,6 +63,9 @@ pub enum StartError {
 
 /// Serves until `shutdown` is cancelled, then closes every socket with 1001 and returns.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), StartError> {
+    // `rediss://` needs a TLS crypto provider; installing it twice (as tests that start
+    // several servers in one process do) is harmless, hence the ignored result.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     let hub = Hub::default();
@@ -72,6 +75,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
         Some(url) => {
             let store = RedisStore::new(
                 url,
+                config.redis_ca_file.as_deref(),
                 &config.key_prefix,
                 config.op_ttl(),
                 config.store_timeout(),

@@ -3,12 +3,13 @@
 //! [`crate::store::subscriber`]).
 
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisError, Script};
+use redis::{Client, RedisError, Script, TlsCertificates};
 use shared::{Change, CounterName, CounterState};
 
 use super::keys::Keys;
@@ -54,11 +55,28 @@ impl RedisStore {
     /// while Redis is down and becomes ready when it appears.
     pub fn new(
         url: &str,
+        ca_file: Option<&Path>,
         key_prefix: &str,
         op_ttl: Duration,
         timeout: Duration,
     ) -> Result<Self, RedisError> {
-        let client = Client::open(url)?;
+        let client = match ca_file {
+            Some(path) => {
+                let root_cert = std::fs::read(path).map_err(|err| {
+                    RedisError::from((
+                        redis::ErrorKind::InvalidClientConfig,
+                        "cannot read the Redis CA file",
+                        err.to_string(),
+                    ))
+                })?;
+                let certificates = TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                };
+                Client::build_with_tls(url, certificates)?
+            }
+            None => Client::open(url)?,
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))

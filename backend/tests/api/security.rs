@@ -132,3 +132,102 @@ async fn credentials_never_reach_logs_or_answers() {
         assert!(!text.contains(secret), "a password reached an answer");
     }
 }
+
+/// A certificate authority and a server certificate for 127.0.0.1, made for one test.
+struct TestCertificates {
+    dir: tempfile::TempDir,
+}
+
+impl TestCertificates {
+    fn generate() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "Shared Counter test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let server_key = KeyPair::generate().unwrap();
+        let server_params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+        let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).unwrap();
+        std::fs::write(dir.path().join("server.pem"), server_cert.pem()).unwrap();
+        std::fs::write(dir.path().join("server.key"), server_key.serialize_pem()).unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.dir.path().join(file).display().to_string()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_works_over_tls_as_its_acl_user() {
+    let certificates = TestCertificates::generate();
+    let tls_port = crate::helpers::free_port().to_string();
+    let (cert, key, ca) = (
+        certificates.path("server.pem"),
+        certificates.path("server.key"),
+        certificates.path("ca.pem"),
+    );
+    let shipped = std::fs::read_to_string(workspace_root().join("deploy/redis/users.acl")).unwrap();
+    let acl_dir = tempfile::tempdir().unwrap();
+    let acl = acl_dir.path().join("users.acl");
+    std::fs::write(
+        &acl,
+        shipped
+            .replace("CHANGE-ME-service", SERVICE_PASSWORD)
+            .replace("CHANGE-ME-admin", ADMIN_PASSWORD),
+    )
+    .unwrap();
+    let acl = acl.display().to_string();
+    // The plain port is for the test's own admin connection; the replicas get only the
+    // TLS port.
+    let redis = RedisServer::start_with_auth(
+        &[
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--aclfile",
+            &acl,
+            "--tls-port",
+            &tls_port,
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca,
+            "--tls-auth-clients",
+            "no",
+        ],
+        ("counter-admin", ADMIN_PASSWORD),
+    )
+    .await;
+    let url = format!("rediss://counter-service:{SERVICE_PASSWORD}@127.0.0.1:{tls_port}/");
+    let cluster = Cluster::redis_on(redis, 2, &["--redis-url", &url, "--redis-ca-file", &ca]).await;
+    for replica in &cluster.replicas {
+        eventually("/readyz to say 200 over TLS", || async {
+            (replica.readyz().await == 200).then_some(())
+        })
+        .await;
+    }
+    let mut watcher = WsClient::connect(&cluster.replicas[1].ws_url("global")).await;
+    let answer = cluster.replicas[0]
+        .increment("global", 3, Some("tls-1"))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    watcher.wait_for_value(3).await;
+    assert_eq!(cluster.stored_value("global").await, 3);
+
+    // Without the CA the server's certificate is not trusted: the replica never gets ready.
+    let untrusting = crate::helpers::Replica::start(&["--redis-url".into(), url.clone()]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(untrusting.readyz().await, 503);
+    assert!(!untrusting.logs().contains(SERVICE_PASSWORD));
+}
