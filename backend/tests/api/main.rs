@@ -6,6 +6,7 @@ mod contract;
 mod embedded;
 mod faults;
 mod helpers;
+mod history;
 mod liveness;
 mod protocol;
 mod redis;

@@ -1,0 +1,12 @@
+//! Any WebSocket text frame: decoding must never panic, and what it accepts is in bounds.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use shared::{ClientMessage, MAX_BY, MAX_OP_ID_LEN};
+
+fuzz_target!(|text: &str| {
+    if let Ok(change) = ClientMessage::decode(text) {
+        assert!((1..=MAX_BY).contains(&change.by));
+        assert!(change.op_id.is_none_or(|id| id.as_str().len() <= MAX_OP_ID_LEN));
+    }
+});
