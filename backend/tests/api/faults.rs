@@ -135,7 +135,27 @@ async fn a_hung_redis_gets_bounded_answers_and_recovers() {
     let mut watchers = watchers(&cluster, "hung").await;
     cluster.replicas[0].increment("hung", 5, None).await;
     let pid = cluster.redis_server().pid();
+    let rss_before = cluster.replicas[0].rss_kib();
     signal(pid, "STOP");
+    // A crowd of requests while Redis hangs: each waits at most the deadline, none piles up.
+    let crowd: Vec<_> = (0..300)
+        .map(|i| {
+            let url = cluster.replicas[0].url("/api/counters/crowd/increment");
+            tokio::spawn(async move {
+                let body = serde_json::json!({ "op_id": format!("crowd-{i}") });
+                let response = reqwest::Client::new().post(url).json(&body).send().await;
+                response.map(|r| r.status().as_u16()).unwrap_or(0)
+            })
+        })
+        .collect();
+    for request in crowd {
+        assert_eq!(request.await.unwrap(), 503);
+    }
+    let grown = cluster.replicas[0].rss_kib().saturating_sub(rss_before);
+    assert!(
+        grown < 32 * 1024,
+        "RSS grew by {grown} KiB while Redis hung"
+    );
     // The replicas' deadline (1 s in tests) answers every request, REST and WebSocket.
     for replica in &cluster.replicas {
         let answer = replica.increment("hung", 1, Some("while-hung")).await;

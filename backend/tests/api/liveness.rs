@@ -66,6 +66,7 @@ async fn a_client_that_never_reads_is_dropped() {
         (open_sockets(replica).await == 1).then_some(())
     })
     .await;
+    let rss_before = replica.rss_kib();
     // Every bad frame earns an error frame; never reading them, the client fills its own
     // receive buffer and then the server's send buffer. Bounded: at most 200,000 frames, and
     // it stops as soon as the server stops taking them.
@@ -82,6 +83,10 @@ async fn a_client_that_never_reads_is_dropped() {
         (open_sockets(replica).await == 0).then_some(())
     })
     .await;
+    // Nothing queued up for the reader: fan-out keeps only the newest state and replies wait
+    // in a small channel, so memory stays flat (allowing for allocator noise).
+    let grown = replica.rss_kib().saturating_sub(rss_before);
+    assert!(grown < 32 * 1024, "RSS grew by {grown} KiB");
     // The replica is fine and serves others.
     let mut other = WsClient::connect(&replica.ws_url("global")).await;
     let reply = other.change(1, "after").await;
@@ -118,4 +123,23 @@ async fn one_address_cannot_take_every_socket() {
             .map(|_| ())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_flood_changes_nothing_and_the_socket_still_works() {
+    let cluster = Cluster::embedded(&[]).await;
+    let replica = &cluster.replicas[0];
+    let mut flooder = WsClient::connect(&replica.ws_url("global")).await;
+    for i in 0..5_000u32 {
+        flooder
+            .send_raw(Message::Ping(i.to_be_bytes().to_vec().into()))
+            .await;
+    }
+    let reply = flooder.change(1, "after-flood").await;
+    assert!(
+        matches!(reply, shared::ServerMessage::Ack { value: 1, .. }),
+        "{reply:?}"
+    );
+    assert_eq!(replica.state("global").await.value, 1);
+    assert_eq!(replica.healthz().await, 200);
 }

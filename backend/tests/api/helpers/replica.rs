@@ -79,6 +79,21 @@ impl Replica {
         self.child = Some(child);
     }
 
+    /// The replica's resident memory in KiB (from /proc), to check that it stays bounded.
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(|c| c.id())
+            .expect("replica is running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
     /// Everything the replica logged so far.
     pub fn logs(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
