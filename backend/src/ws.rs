@@ -112,13 +112,14 @@ where
     }
     let (replies_tx, replies_rx) = mpsc::channel(32);
     let bucket = TokenBucket::new(app.config.max_ops_per_second, app.config.max_ops_burst);
-    let send = send_loop(sink, membership, replies_rx, app.shutdown.clone(), timing);
+    let send = send_loop(sink, membership, replies_rx, timing);
     let receive = receive_loop(
         stream,
         name,
         app.counters.clone(),
         bucket,
         replies_tx,
+        app.shutdown.clone(),
         timing,
     );
     tokio::pin!(send, receive);
@@ -146,12 +147,11 @@ where
 }
 
 /// Sends the current state first, then every newer state, presence changes, replies and
-/// pings.
+/// pings, until the receive loop hangs up or queues a close frame.
 async fn send_loop<S>(
     mut sink: S,
     mut membership: Membership,
     mut replies: mpsc::Receiver<Outgoing>,
-    shutdown: CancellationToken,
     timing: Timing,
 ) where
     S: Sink<Message> + Unpin,
@@ -174,10 +174,6 @@ async fn send_loop<S>(
     loop {
         let message = tokio::select! {
             biased;
-            () = shutdown.cancelled() => {
-                let _ = send(&mut sink, close(close_code::AWAY, "server restarting; reconnect"), timing).await;
-                return;
-            }
             reply = replies.recv() => match reply {
                 Some(Outgoing::Frame(text)) => Message::Text(text),
                 Some(Outgoing::Close(code, reason)) => close(code, reason),
@@ -215,18 +211,32 @@ async fn send_loop<S>(
 /// Decodes, limits and applies every frame, queueing one reply per frame. A client silent
 /// for longer than the idle timeout (browsers answer pings by themselves, so a live page is
 /// never silent that long) is closed.
+///
+/// Shutdown is handled here, between frames, so that a replica being drained finishes the
+/// operation in hand and sends its ack before the close frame: a rolling restart then
+/// leaves no client guessing whether its last press counted.
 async fn receive_loop<R>(
     mut stream: R,
     name: CounterName,
     counters: Counters,
     mut bucket: TokenBucket,
     replies: mpsc::Sender<Outgoing>,
+    shutdown: CancellationToken,
     timing: Timing,
 ) where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     loop {
-        let Ok(message) = tokio::time::timeout(timing.idle_timeout, stream.next()).await else {
+        let next = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {
+                let reason = "server restarting; reconnect";
+                let _ = replies.send(Outgoing::Close(close_code::AWAY, reason)).await;
+                return;
+            }
+            next = tokio::time::timeout(timing.idle_timeout, stream.next()) => next,
+        };
+        let Ok(message) = next else {
             let _ = replies
                 .send(Outgoing::Close(close_code::AWAY, "idle for too long"))
                 .await;

@@ -8,6 +8,7 @@ mod faults;
 mod helpers;
 mod history;
 mod liveness;
+mod load_balancer;
 mod protocol;
 mod redis;
 mod security;

@@ -3,35 +3,22 @@
 
 use shared::ServerMessage;
 
-use crate::helpers::{Cluster, RedisServer, WsClient, eventually, workspace_root};
+use crate::helpers::acl::{self, ADMIN, AclFile, SERVICE_PASSWORD};
+use crate::helpers::{Cluster, RedisServer, WsClient, eventually};
 
-const SERVICE_PASSWORD: &str = "svc-pw-3f9a1c7e";
-const ADMIN_PASSWORD: &str = "admin-pw-8b2d4e60";
-
-/// A Redis started with the shipped ACL file, its passwords filled in.
-async fn redis_with_acl() -> (RedisServer, tempfile::TempDir) {
-    let shipped = std::fs::read_to_string(workspace_root().join("deploy/redis/users.acl"))
-        .expect("deploy/redis/users.acl");
-    let filled = shipped
-        .replace("CHANGE-ME-service", SERVICE_PASSWORD)
-        .replace("CHANGE-ME-admin", ADMIN_PASSWORD);
-    let dir = tempfile::tempdir().unwrap();
-    let acl = dir.path().join("users.acl");
-    std::fs::write(&acl, filled).unwrap();
-    let acl = acl.display().to_string();
+/// A Redis started with the shipped ACL file.
+async fn redis_with_acl() -> (RedisServer, AclFile) {
+    let acl = AclFile::shipped();
     let redis = RedisServer::start_with_auth(
-        &["--save", "", "--appendonly", "no", "--aclfile", &acl],
-        ("counter-admin", ADMIN_PASSWORD),
+        &["--save", "", "--appendonly", "no", "--aclfile", &acl.path],
+        ADMIN,
     )
     .await;
-    (redis, dir)
+    (redis, acl)
 }
 
 fn service_url(redis: &RedisServer) -> String {
-    format!(
-        "redis://counter-service:{SERVICE_PASSWORD}@127.0.0.1:{}/",
-        redis.port
-    )
+    acl::service_url("redis", redis.port)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,17 +161,7 @@ async fn the_service_works_over_tls_as_its_acl_user() {
         certificates.path("server.key"),
         certificates.path("ca.pem"),
     );
-    let shipped = std::fs::read_to_string(workspace_root().join("deploy/redis/users.acl")).unwrap();
-    let acl_dir = tempfile::tempdir().unwrap();
-    let acl = acl_dir.path().join("users.acl");
-    std::fs::write(
-        &acl,
-        shipped
-            .replace("CHANGE-ME-service", SERVICE_PASSWORD)
-            .replace("CHANGE-ME-admin", ADMIN_PASSWORD),
-    )
-    .unwrap();
-    let acl = acl.display().to_string();
+    let acl = AclFile::shipped();
     // The plain port is for the test's own admin connection; the replicas get only the
     // TLS port.
     let redis = RedisServer::start_with_auth(
@@ -194,7 +171,7 @@ async fn the_service_works_over_tls_as_its_acl_user() {
             "--appendonly",
             "no",
             "--aclfile",
-            &acl,
+            &acl.path,
             "--tls-port",
             &tls_port,
             "--tls-cert-file",
@@ -206,10 +183,10 @@ async fn the_service_works_over_tls_as_its_acl_user() {
             "--tls-auth-clients",
             "no",
         ],
-        ("counter-admin", ADMIN_PASSWORD),
+        ADMIN,
     )
     .await;
-    let url = format!("rediss://counter-service:{SERVICE_PASSWORD}@127.0.0.1:{tls_port}/");
+    let url = acl::service_url("rediss", &tls_port);
     let cluster = Cluster::redis_on(redis, 2, &["--redis-url", &url, "--redis-ca-file", &ca]).await;
     for replica in &cluster.replicas {
         eventually("/readyz to say 200 over TLS", || async {

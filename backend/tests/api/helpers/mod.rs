@@ -4,7 +4,9 @@
 //! binary), so tests are isolated and can kill what they started. Set `TEST_LOG=1` to see
 //! the replicas' logs.
 
+pub mod acl;
 pub mod cluster;
+pub mod nginx;
 pub mod redis_server;
 pub mod replica;
 pub mod ws_client;
@@ -14,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use cluster::Cluster;
+pub use nginx::Nginx;
 pub use redis_server::RedisServer;
 pub use replica::Replica;
 pub use ws_client::{ResilientWriter, WsClient};

@@ -16,6 +16,8 @@ pub struct RedisServer {
     args: Vec<String>,
     /// The user the helper logs in as, when the server has ACL users.
     admin: Option<(String, String)>,
+    /// A configuration file given before the other arguments, as redis-server wants it.
+    config_file: Option<std::path::PathBuf>,
 }
 
 impl RedisServer {
@@ -42,6 +44,33 @@ impl RedisServer {
             dir,
             args: args.iter().map(|a| a.to_string()).collect(),
             admin,
+            config_file: None,
+        };
+        server.spawn().await;
+        server
+    }
+
+    /// Starts a server from the shipped production settings (`deploy/redis/redis.conf`, its
+    /// ACL file path pointed at `acl_file`), logging in as `admin`.
+    pub async fn start_production(acl_file: &str, admin: (&str, &str)) -> Self {
+        let shipped =
+            std::fs::read_to_string(super::workspace_root().join("deploy/redis/redis.conf"))
+                .expect("deploy/redis/redis.conf");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config_file = dir.path().join("redis.conf");
+        let config = shipped.replace("/etc/redis/users.acl", acl_file);
+        assert!(
+            config.contains(acl_file),
+            "the shipped config names the ACL file"
+        );
+        std::fs::write(&config_file, config).expect("write redis.conf");
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            dir,
+            args: Vec::new(),
+            admin: Some((admin.0.to_owned(), admin.1.to_owned())),
+            config_file: Some(config_file),
         };
         server.spawn().await;
         server
@@ -56,6 +85,7 @@ impl RedisServer {
             }
         };
         let child = Command::new("redis-server")
+            .args(&self.config_file)
             .arg("--port")
             .arg(self.port.to_string())
             .args(["--bind", "127.0.0.1", "--dir"])
