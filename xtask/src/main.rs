@@ -8,9 +8,12 @@
 //! - [`tools`]: the frontend tool chain (wasm target, Trunk, wasm-bindgen, wasm-opt);
 //! - [`system_packages`]: the Debian packages the tests need (Redis, Chromium);
 //! - [`frontend`]: the Trunk build into `./dist`;
-//! - [`run`], [`test`]: the `run` and `test` tasks.
+//! - [`run`], [`test`]: the `run` and `test` tasks;
+//! - [`bench`]: the benchmark harness and its load generator.
 
+mod bench;
 mod frontend;
+mod load_balancer;
 mod run;
 mod system_packages;
 mod test;
@@ -39,6 +42,12 @@ enum Task {
     Test(test::Options),
     /// Install the frontend tools and build the frontend into ./dist.
     Dist,
+    /// Start Redis and two release replicas, measure fan-out, write throughput, idle memory
+    /// and the frontend; print a table, write target/bench/results.json and BENCHMARKS.md.
+    Bench(bench::Options),
+    /// One load-generator process of `bench` (started by it, not by people).
+    #[command(name = "bench-worker", hide = true)]
+    BenchWorker(bench::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +67,8 @@ fn perform(workspace: &Workspace, task: Task) -> anyhow::Result<ExitCode> {
     match task {
         Task::Run(options) => run::run(workspace, &options)?,
         Task::Test(options) => return test::test(workspace, &options),
+        Task::Bench(options) => bench::bench(workspace, &options)?,
+        Task::BenchWorker(args) => bench::worker(&args)?,
         Task::Dist => {
             workspace::step("Checking the frontend tools");
             let tools = tools::ensure_frontend_tools(workspace)?;

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use tokio::process::Child;
 
 use crate::workspace::{self, Workspace};
-use crate::{frontend, tools};
+use crate::{frontend, load_balancer, tools};
 
 /// How long the backends get to start listening before the task gives up.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -34,6 +34,10 @@ pub struct Options {
     /// The port of the first backend (on 127.0.0.1); further replicas take the next ports.
     #[arg(long, default_value_t = 8080)]
     port: u16,
+    /// Put nginx (configured by deploy/nginx.conf) in front on --port; the replicas take the
+    /// ports after it. Try it with several replicas on Redis.
+    #[arg(long)]
+    lb: bool,
     /// Build and start the backend in the dev profile: quicker to compile, slower to run. The
     /// frontend is a release build either way.
     #[arg(long)]
@@ -60,11 +64,13 @@ pub fn run(workspace: &Workspace, options: &Options) -> Result<()> {
             replicas = options.replicas
         );
     }
+    // Behind the load balancer, nginx takes --port and the replicas the ports after it.
+    let first_replica_port = u16::from(options.lb);
     let addresses = (0..options.replicas)
         .map(|index| {
             let port = options
                 .port
-                .checked_add(index)
+                .checked_add(first_replica_port + index)
                 .context("the ports run past 65535")?;
             Ok(SocketAddr::from(([127, 0, 0, 1], port)))
         })
@@ -106,11 +112,22 @@ pub fn run(workspace: &Workspace, options: &Options) -> Result<()> {
         let data_dir = env::var("DATA_DIR").unwrap_or_else(|_| "./data".to_owned());
         format!("the embedded store in {data_dir}")
     };
+    let load_balancer = if options.lb {
+        let public = SocketAddr::from(([127, 0, 0, 1], options.port));
+        TcpListener::bind(public)
+            .with_context(|| format!("{public} is already in use; pick another --port"))?;
+        Some((
+            public,
+            load_balancer::prepare(workspace, public, &addresses)?,
+        ))
+    } else {
+        None
+    };
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("could not start the tokio runtime")?
-        .block_on(serve(workspace, &binary, &addresses, &store))
+        .block_on(serve(workspace, &binary, &addresses, load_balancer, &store))
 }
 
 /// Starts one backend per address and supervises them until a stop signal or a failure.
@@ -118,6 +135,7 @@ async fn serve(
     workspace: &Workspace,
     binary: &Path,
     addresses: &[SocketAddr],
+    load_balancer: Option<(SocketAddr, Vec<String>)>,
     store: &str,
 ) -> Result<()> {
     // Installed before any child exists, so no Ctrl-C can kill xtask and orphan a backend.
@@ -148,6 +166,24 @@ async fn serve(
             child,
         });
     }
+    // nginx is supervised like a backend (listed last): it is probed, announced first, and
+    // stopped with the rest.
+    if let Some((public, arguments)) = load_balancer {
+        let mut command = workspace.command("nginx");
+        command.args(&arguments).stdin(Stdio::null());
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        eprintln!("$ {}", workspace::display(&command));
+        let child = tokio::process::Command::from(command)
+            .kill_on_drop(true)
+            .spawn()
+            .context("could not start nginx")?;
+        backends.push(Backend {
+            url: format!("http://{public}"),
+            address: public,
+            child,
+        });
+    }
 
     let started = Instant::now();
     let mut announced = false;
@@ -163,7 +199,7 @@ async fn serve(
                     break Err(failure);
                 }
                 if !announced && all_listening(&backends).await {
-                    announce(&backends, store);
+                    announce(&backends, addresses.len(), store);
                     announced = true;
                 } else if !announced && started.elapsed() > STARTUP_TIMEOUT {
                     break Err(anyhow!(
@@ -203,8 +239,15 @@ async fn all_listening(backends: &[Backend]) -> bool {
     true
 }
 
-fn announce(backends: &[Backend], store: &str) {
-    if let [backend] = backends {
+fn announce(backends: &[Backend], replicas: usize, store: &str) {
+    if backends.len() > replicas {
+        let (replicas, nginx) = backends.split_at(replicas);
+        println!("\nShared Counter is running at {} (nginx)", nginx[0].url);
+        println!("in front of:");
+        for backend in replicas {
+            println!("    {}", backend.url);
+        }
+    } else if let [backend] = backends {
         println!("\nShared Counter is running at {}", backend.url);
     } else {
         println!("\nShared Counter is running at:");

@@ -1,6 +1,7 @@
 //! The Debian packages the tests need: the tests use real parts, so they start a real
-//! `redis-server` per test, read it with `redis-cli`, and drive a real, Debian-packaged Chromium
-//! (never a downloaded browser), directly or through `chromedriver`.
+//! `redis-server` per test, read it with `redis-cli`, drive a real, Debian-packaged Chromium
+//! (never a downloaded browser) through `chromedriver`, and put a real nginx in front of the
+//! replicas.
 //!
 //! Missing programs are installed with apt when that is possible without asking (apt-get
 //! exists and we are root); otherwise the task stops and names exactly what to install.
@@ -15,7 +16,7 @@ struct Requirement {
     package: &'static str,
 }
 
-const TEST_REQUIREMENTS: [Requirement; 4] = [
+const TEST_REQUIREMENTS: [Requirement; 5] = [
     Requirement {
         program: "redis-server",
         package: "redis-server",
@@ -31,6 +32,10 @@ const TEST_REQUIREMENTS: [Requirement; 4] = [
     Requirement {
         program: "chromedriver",
         package: "chromium-driver",
+    },
+    Requirement {
+        program: "nginx",
+        package: "nginx",
     },
 ];
 

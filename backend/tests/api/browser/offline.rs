@@ -2,14 +2,15 @@
 //! a reload with the backend down still shows the app and the last known value, and presses
 //! made meanwhile survive that reload and are applied exactly once when the backend returns.
 //! A new build reaches the page on its next navigation, and a new service worker removes the
-//! old one's caches.
+//! old one's caches. The offline queue is bounded: past 1,000 waiting presses the page
+//! refuses more and says so, and exactly the kept presses are applied, once.
 //!
 //! "Offline" is the backend killed: DevTools' network emulation does not close an open
 //! WebSocket to localhost.
 
 use serde_json::{Value, json};
 
-use super::{Driver, browser_turn, click, text_of, wait_for_count, wait_for_status};
+use super::{Driver, browser_turn, click, press_key, text_of, wait_for_count, wait_for_status};
 use crate::helpers::{Cluster, eventually, workspace_root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,5 +188,139 @@ async fn a_new_version_is_picked_up_and_old_caches_are_removed() {
     page.refresh().await.expect("reload offline");
     wait_for_count(&page, 0).await;
     assert_eq!(page.execute(build, vec![]).await.unwrap(), json!("2"));
+    page.close().await.ok();
+}
+
+/// The bound of the offline queue (`QUEUE_LIMIT` in `frontend/src/state.rs`).
+const QUEUE_LIMIT: i64 = 1_000;
+
+/// Presses the `key` `times` times the way the keyboard shortcut sees it: a `keydown` on the
+/// page per press. A thousand WebDriver key actions would take far longer.
+async fn press_keys(page: &fantoccini::Client, key: &str, times: u32) {
+    page.execute(
+        "const [key, times] = arguments;\
+         for (let i = 0; i < times; i++) {\
+             document.body.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true }));\
+         }",
+        vec![json!(key), json!(times)],
+    )
+    .await
+    .expect("press keys");
+}
+
+/// The notice line under the number: its text and whether it is an alert. Read in one
+/// script, so a re-render cannot swap the element between the two reads.
+async fn notice(page: &fantoccini::Client) -> (String, bool) {
+    let read = page
+        .execute(
+            "const notice = document.querySelector('p.notice');\
+             return [notice.textContent, notice.getAttribute('role') === 'alert'];",
+            vec![],
+        )
+        .await
+        .expect("the notice line");
+    serde_json::from_value(read).expect("text and role")
+}
+
+/// Presses the page keeps in `localStorage` for `name`.
+async fn stored_presses(page: &fantoccini::Client, name: &str) -> i64 {
+    page.execute(
+        "const entry = JSON.parse(localStorage.getItem(`shared-counter:v1:${arguments[0]}`));\
+         return entry.ops.reduce((sum, op) => sum + Math.abs(op.delta), 0);",
+        vec![json!(name)],
+    )
+    .await
+    .expect("read localStorage")
+    .as_i64()
+    .expect("a number")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_offline_queue_stops_at_its_bound_says_so_and_sends_the_kept_presses_once() {
+    let _turn = browser_turn().await;
+    let mut cluster = Cluster::embedded(&[]).await;
+    cluster.replicas[0].increment("door-3", 5, None).await;
+    let mut driver = Driver::start().await;
+    let page = driver.browser().await;
+    page.goto(&cluster.replicas[0].url("/c/door-3"))
+        .await
+        .expect("open page");
+    wait_for_count(&page, 5).await;
+    wait_for_status(&page, "live").await;
+
+    // Offline: 700 presses of + and 298 of −, then two real ones to fill the queue.
+    cluster.replicas[0].kill9().await;
+    wait_for_status(&page, "reconnecting").await;
+    press_keys(&page, "+", 700).await;
+    press_keys(&page, "-", 298).await;
+    click(&page, "decrement").await;
+    press_key(&page, '-').await;
+    let kept = 700 - 300;
+    wait_for_count(&page, 5 + kept).await;
+    let (text, alert) = notice(&page).await;
+    assert!(
+        !alert && text.contains("1,000 presses are saved on this device"),
+        "full but not over: {text}"
+    );
+
+    // One press too many, either way: refused, the number stays, and the page says why.
+    click(&page, "increment").await;
+    press_key(&page, '-').await;
+    press_keys(&page, "+", 5).await;
+    let (text, alert) = eventually("the page to say the queue is full", || async {
+        let (text, alert) = notice(&page).await;
+        text.contains("1,000 presses are waiting")
+            .then_some((text, alert))
+    })
+    .await;
+    assert!(alert, "the bound is announced as an alert: {text}");
+    assert!(
+        text.contains("Further presses count again once the connection is back"),
+        "{text}"
+    );
+    wait_for_count(&page, 5 + kept).await;
+    let status = text_of(&page, "status").await.unwrap_or_default();
+    assert!(status.contains("1000 to send"), "{status}");
+    // The device keeps the bound, not more.
+    eventually("1,000 presses in localStorage", || async {
+        (stored_presses(&page, "door-3").await == QUEUE_LIMIT).then_some(())
+    })
+    .await;
+
+    // The backend returns. Rather than wait out the page's backoff (reconnect.rs tests that
+    // coming back reconnects at once), tell the page the network is back.
+    cluster.replicas[0].restart().await;
+    page.execute("window.dispatchEvent(new Event('online'));", vec![])
+        .await
+        .expect("online");
+    wait_for_status(&page, "live").await;
+    eventually("the kept presses to reach the store", || async {
+        (cluster.stored_value("door-3").await == 5 + kept).then_some(())
+    })
+    .await;
+    wait_for_count(&page, 5 + kept).await;
+    eventually("the notice to clear", || async {
+        notice(&page).await.0.is_empty().then_some(())
+    })
+    .await;
+    eventually("the stored queue to drain", || async {
+        (stored_presses(&page, "door-3").await == 0).then_some(())
+    })
+    .await;
+
+    // Presses count again, and a reload sends nothing twice.
+    click(&page, "increment").await;
+    eventually("the new press to reach the store", || async {
+        (cluster.stored_value("door-3").await == 6 + kept).then_some(())
+    })
+    .await;
+    page.refresh().await.expect("reload");
+    wait_for_status(&page, "live").await;
+    wait_for_count(&page, 6 + kept).await;
+    assert_eq!(
+        cluster.stored_value("door-3").await,
+        6 + kept,
+        "the kept presses applied exactly once, the refused ones never"
+    );
     page.close().await.ok();
 }

@@ -224,7 +224,6 @@ async fn a_page_looked_at_again_reconnects_at_once_instead_of_waiting_out_its_ba
             Some(&true),
             "{event}: the event's socket is the live one"
         );
-        eprintln!("{event}: {since:.0} ms after the last failure, live after {waited:?}");
     }
     page.close().await.ok();
 }

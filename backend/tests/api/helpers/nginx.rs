@@ -7,8 +7,8 @@ use tokio::process::{Child, Command};
 use super::{eventually, free_port, logs_wanted, workspace_root};
 
 pub struct Nginx {
-    /// The master process; killed on drop.
-    _child: Child,
+    /// The master process; asked to stop on drop.
+    child: Child,
     /// `127.0.0.1:port`, the one public address.
     pub address: String,
     /// Its prefix folder: configuration, pid, logs and temp files.
@@ -64,7 +64,7 @@ impl Nginx {
         })
         .await;
         Self {
-            _child: child,
+            child,
             address,
             _dir: dir,
         }
@@ -76,5 +76,22 @@ impl Nginx {
 
     pub fn ws_url(&self, name: &str) -> String {
         format!("ws://{}/ws/counters/{name}", self.address)
+    }
+}
+
+impl Drop for Nginx {
+    /// SIGTERM, not SIGKILL: a killed master leaves its workers running, still listening.
+    fn drop(&mut self) {
+        let Some(pid) = self.child.id() else { return };
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = self.child.start_kill();
     }
 }
