@@ -7,6 +7,7 @@
 //! chromedriver's `goog/cdp/execute` endpoint. Browser tests take [`BROWSERS`] so that only
 //! one Chromium runs at a time: two at once on a small machine make timing flaky.
 
+mod load_balancer;
 mod offline;
 mod reconnect;
 mod screenshots;

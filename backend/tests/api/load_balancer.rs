@@ -16,7 +16,7 @@ use crate::helpers::acl::{self, ADMIN, AclFile};
 use crate::helpers::{Cluster, Nginx, RedisServer, ResilientWriter, WsClient, eventually};
 
 /// Redis from the shipped production settings, two replicas as the service user, nginx.
-async fn production() -> (Cluster, Nginx, AclFile) {
+pub(crate) async fn production() -> (Cluster, Nginx, AclFile) {
     let acl = AclFile::shipped();
     let redis = RedisServer::start_production(&acl.path, ADMIN).await;
     let url = acl::service_url("redis", redis.port);
@@ -157,6 +157,17 @@ async fn changes_through_nginx_reach_every_client() {
     for client in &mut clients {
         client.wait_for_value(3).await;
     }
+    // A browser's upgrade carries its Origin; nginx must pass the Host the browser used, or
+    // the backend takes the page for a foreign one.
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = nginx.ws_url("door").into_client_request().unwrap();
+    let origin = format!("http://{}", nginx.address);
+    request
+        .headers_mut()
+        .insert("origin", origin.parse().unwrap());
+    tokio_tungstenite::connect_async(request)
+        .await
+        .expect("a same-origin page may open a socket through nginx");
     // The app itself comes through nginx with the backend's headers.
     let shell = reqwest::get(nginx.url("/")).await.unwrap();
     assert_eq!(shell.status(), 200);
