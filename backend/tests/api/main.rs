@@ -3,6 +3,7 @@
 
 mod browser;
 mod contract;
+mod deploy;
 mod embedded;
 mod faults;
 mod helpers;
