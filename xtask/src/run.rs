@@ -148,41 +148,15 @@ async fn serve(
             .arg("--listen")
             .arg(address.to_string())
             .arg("--static-dir")
-            .arg(&static_dir)
-            .stdin(Stdio::null());
-        // A process group of its own, so that Ctrl-C in the terminal reaches only xtask, which
-        // then asks each backend exactly once to stop: a second signal could cut a graceful
-        // shutdown short.
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        eprintln!("$ {}", workspace::display(&command));
-        let child = tokio::process::Command::from(command)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("could not start {}", binary.display()))?;
-        backends.push(Backend {
-            url: format!("http://{address}"),
-            address,
-            child,
-        });
+            .arg(&static_dir);
+        backends.push(Backend::spawn(command, address)?);
     }
     // nginx is supervised like a backend (listed last): it is probed, announced first, and
     // stopped with the rest.
     if let Some((public, arguments)) = load_balancer {
         let mut command = workspace.command("nginx");
-        command.args(&arguments).stdin(Stdio::null());
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        eprintln!("$ {}", workspace::display(&command));
-        let child = tokio::process::Command::from(command)
-            .kill_on_drop(true)
-            .spawn()
-            .context("could not start nginx")?;
-        backends.push(Backend {
-            url: format!("http://{public}"),
-            address: public,
-            child,
-        });
+        command.args(&arguments);
+        backends.push(Backend::spawn(command, public)?);
     }
 
     let started = Instant::now();
@@ -211,6 +185,29 @@ async fn serve(
     };
     stop_all(&mut backends).await;
     outcome
+}
+
+impl Backend {
+    /// Starts `command`, which will listen on `address`.
+    fn spawn(mut command: std::process::Command, address: SocketAddr) -> Result<Self> {
+        command.stdin(Stdio::null());
+        // A process group of its own, so that Ctrl-C in the terminal reaches only xtask, which
+        // then asks each process exactly once to stop: a second signal could cut a graceful
+        // shutdown short.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let shown = workspace::display(&command);
+        eprintln!("$ {shown}");
+        let child = tokio::process::Command::from(command)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("could not start `{shown}`"))?;
+        Ok(Self {
+            url: format!("http://{address}"),
+            address,
+            child,
+        })
+    }
 }
 
 /// An error naming the first backend that is no longer running, if any.

@@ -7,10 +7,7 @@ use crate::helpers::{Cluster, WsClient};
 
 /// A change made through one replica reaches sockets on every replica, and the store.
 pub async fn change_reaches_every_replica(cluster: Cluster) {
-    let mut watchers = Vec::new();
-    for replica in &cluster.replicas {
-        watchers.push(WsClient::connect(&replica.ws_url("doors")).await);
-    }
+    let mut watchers = cluster.watchers("doors").await;
     let mut writer = WsClient::connect(&cluster.replicas[0].ws_url("doors")).await;
     let reply = writer.change(3, "w-1").await;
     assert!(

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use shared::{ErrorCode, ServerMessage};
 use tokio::task::JoinHandle;
 
-use crate::helpers::{Cluster, RedisServer, ResilientWriter, WsClient, eventually};
+use crate::helpers::{Cluster, RedisServer, ResilientWriter, WsClient};
 
 /// Sends a signal to a process.
 fn signal(pid: u32, name: &str) {
@@ -70,14 +70,6 @@ impl Load {
     }
 }
 
-async fn watchers(cluster: &Cluster, name: &str) -> Vec<WsClient> {
-    let mut watchers = Vec::new();
-    for replica in &cluster.replicas {
-        watchers.push(WsClient::connect(&replica.ws_url(name)).await);
-    }
-    watchers
-}
-
 /// The client ids of the subscriber connections Redis holds now.
 async fn subscriber_ids(cluster: &Cluster) -> Vec<String> {
     let list: String = cluster
@@ -90,30 +82,21 @@ async fn subscriber_ids(cluster: &Cluster) -> Vec<String> {
         .collect()
 }
 
-async fn all_ready(cluster: &Cluster, want: u16) {
-    for replica in &cluster.replicas {
-        eventually(&format!("/readyz to say {want}"), || async {
-            (replica.readyz().await == want).then_some(())
-        })
-        .await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_kill_9_with_aof_loses_no_acknowledged_op() {
     let redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]).await;
     let mut cluster = Cluster::redis_on(redis, 2, &[]).await;
-    let mut watchers = watchers(&cluster, "aof").await;
+    let mut watchers = cluster.watchers("aof").await;
     let load = Load::start(&cluster, "aof", 4);
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     cluster.redis_server_mut().kill9().await;
-    all_ready(&cluster, 503).await;
+    cluster.wait_ready(503).await;
     cluster.redis_server_mut().restart().await;
     // What survived the crash: with `appendfsync always`, every op acknowledged before it.
     let after_restart = cluster.stored_value("aof").await;
     assert!(after_restart > 0, "the writers were busy before the crash");
-    all_ready(&cluster, 200).await;
+    cluster.wait_ready(200).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Writers blocked by the outage either got `unavailable` and retried, or were answered
@@ -132,7 +115,7 @@ async fn redis_kill_9_with_aof_loses_no_acknowledged_op() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_redis_gets_bounded_answers_and_recovers() {
     let cluster = Cluster::redis(2).await;
-    let mut watchers = watchers(&cluster, "hung").await;
+    let mut watchers = cluster.watchers("hung").await;
     cluster.replicas[0].increment("hung", 5, None).await;
     let pid = cluster.redis_server().pid();
     let rss_before = cluster.replicas[0].rss_kib();
@@ -173,9 +156,9 @@ async fn a_hung_redis_gets_bounded_answers_and_recovers() {
         ),
         "{reply:?}"
     );
-    all_ready(&cluster, 503).await;
+    cluster.wait_ready(503).await;
     signal(pid, "CONT");
-    all_ready(&cluster, 200).await;
+    cluster.wait_ready(200).await;
     // A request that timed out may still have been applied once Redis woke up; its retry
     // under the same op_id settles it exactly once either way.
     let retried = cluster.replicas[1]
@@ -214,7 +197,7 @@ async fn script_flush_reloads_the_script_and_applies_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_dropped_by_redis_resubscribes_and_resyncs() {
     let cluster = Cluster::redis(2).await;
-    let mut watchers = watchers(&cluster, "buffer").await;
+    let mut watchers = cluster.watchers("buffer").await;
     let first_subscribers = subscriber_ids(&cluster).await;
     assert_eq!(first_subscribers.len(), 2);
     // A tiny output-buffer limit, then a message too big for a client's fixed reply buffer
@@ -251,7 +234,7 @@ async fn a_subscriber_dropped_by_redis_resubscribes_and_resyncs() {
             "pubsub 32mb 8mb 60",
         ])
         .await;
-    all_ready(&cluster, 200).await;
+    cluster.wait_ready(200).await;
     let subscribers = subscriber_ids(&cluster).await;
     assert_eq!(subscribers.len(), 2);
     assert!(

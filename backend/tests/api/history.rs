@@ -12,11 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use shared::{ChangeRequest, ClientMessage, ServerMessage};
+use shared::ServerMessage;
 use tokio::time::Instant;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::helpers::ws_client::change_frame;
 use crate::helpers::{Cluster, RedisServer, eventually};
 
 const NAME: &str = "history";
@@ -67,15 +68,6 @@ async fn writer(w: usize, urls: Vec<String>, history: Shared, until: Instant) {
             };
             let id = format!("h{w}-{k}");
             k += 1;
-            let request = ChangeRequest {
-                by: Some(delta.abs()),
-                op_id: Some(id.clone()),
-            };
-            let frame = if delta > 0 {
-                ClientMessage::Increment(request)
-            } else {
-                ClientMessage::Decrement(request)
-            };
             let sent = Instant::now();
             let index = {
                 let mut history = history.lock().unwrap();
@@ -87,8 +79,11 @@ async fn writer(w: usize, urls: Vec<String>, history: Shared, until: Instant) {
                 });
                 history.ops.len() - 1
             };
-            let text = serde_json::to_string(&frame).unwrap();
-            if socket.send(Message::text(text)).await.is_err() {
+            if socket
+                .send(Message::text(change_frame(delta, &id)))
+                .await
+                .is_err()
+            {
                 break;
             }
             match reply_to(&mut socket, &id).await {

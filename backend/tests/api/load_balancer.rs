@@ -21,12 +21,7 @@ pub(crate) async fn production() -> (Cluster, Nginx, AclFile) {
     let redis = RedisServer::start_production(&acl.path, ADMIN).await;
     let url = acl::service_url("redis", redis.port);
     let cluster = Cluster::redis_on(redis, 2, &["--redis-url", &url]).await;
-    for replica in &cluster.replicas {
-        eventually("/readyz to say 200", || async {
-            (replica.readyz().await == 200).then_some(())
-        })
-        .await;
-    }
+    cluster.wait_ready(200).await;
     let nginx = Nginx::start([&cluster.replicas[0].address, &cluster.replicas[1].address]).await;
     (cluster, nginx, acl)
 }
@@ -227,10 +222,7 @@ async fn a_rolling_restart_under_load_loses_nothing_and_counts_nothing_twice() {
         );
         cluster.replicas[i].restart().await;
         let replica = &cluster.replicas[i];
-        eventually("the restarted replica to be ready", || async {
-            (replica.readyz().await == 200).then_some(())
-        })
-        .await;
+        replica.wait_ready(200).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let (expected, _retries) = finish(writers, &stop).await;

@@ -146,7 +146,7 @@ async fn bad_frames_get_error_frames_and_the_socket_stays_open() {
     ];
     for frame in frames {
         client.send_text(frame).await;
-        match client.next().await {
+        match client.next_reply().await {
             ServerMessage::Error { code, message, .. } => {
                 assert_eq!(code, ErrorCode::BadRequest, "{frame}");
                 assert!(!message.is_empty());
@@ -157,7 +157,7 @@ async fn bad_frames_get_error_frames_and_the_socket_stays_open() {
     let long_id = format!(r#"{{"type":"increment","op_id":"{}"}}"#, "x".repeat(65));
     client.send_text(&long_id).await;
     assert!(matches!(
-        client.next().await,
+        client.next_reply().await,
         ServerMessage::Error {
             code: ErrorCode::BadRequest,
             ..
@@ -165,7 +165,7 @@ async fn bad_frames_get_error_frames_and_the_socket_stays_open() {
     ));
     client.send_raw(Message::binary(vec![1, 2, 3])).await;
     assert!(matches!(
-        client.next().await,
+        client.next_reply().await,
         ServerMessage::Error {
             code: ErrorCode::BadRequest,
             ..

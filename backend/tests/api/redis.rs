@@ -65,10 +65,7 @@ async fn fan_out_resumes_after_the_subscriber_is_killed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_value_set_with_redis_cli_reaches_every_socket() {
     let cluster = Cluster::redis(2).await;
-    let mut watchers = Vec::new();
-    for replica in &cluster.replicas {
-        watchers.push(WsClient::connect(&replica.ws_url("global")).await);
-    }
+    let mut watchers = cluster.watchers("global").await;
     cluster.replicas[0].increment("global", 4, None).await;
     for watcher in &mut watchers {
         watcher.wait_for_value(4).await;
@@ -91,10 +88,7 @@ async fn a_value_set_with_redis_cli_reaches_every_socket() {
 async fn redis_outage_is_reported_and_survived() {
     let redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]).await;
     let mut cluster = Cluster::redis_on(redis, 2, &[]).await;
-    let mut watchers = Vec::new();
-    for replica in &cluster.replicas {
-        watchers.push(WsClient::connect(&replica.ws_url("global")).await);
-    }
+    let mut watchers = cluster.watchers("global").await;
     cluster.replicas[0].increment("global", 10, None).await;
     for replica in &cluster.replicas {
         assert_eq!(replica.readyz().await, 200);
@@ -102,10 +96,7 @@ async fn redis_outage_is_reported_and_survived() {
 
     cluster.redis_server_mut().stop().await;
     for replica in &cluster.replicas {
-        eventually("/readyz to say 503", || async {
-            (replica.readyz().await == 503).then_some(())
-        })
-        .await;
+        replica.wait_ready(503).await;
         let answer = replica.increment("global", 1, Some("during-outage")).await;
         assert_eq!(answer.status, 503, "{}", answer.body);
         assert_eq!(error_code(&answer.body), Some(ErrorCode::Unavailable));
@@ -124,12 +115,7 @@ async fn redis_outage_is_reported_and_survived() {
     );
 
     cluster.redis_server_mut().restart().await;
-    for replica in &cluster.replicas {
-        eventually("/readyz to say 200 again", || async {
-            (replica.readyz().await == 200).then_some(())
-        })
-        .await;
-    }
+    cluster.wait_ready(200).await;
     // The client retries its op with the same id, now applied once.
     let retried = cluster.replicas[1]
         .increment("global", 1, Some("during-outage"))
@@ -144,10 +130,7 @@ async fn redis_outage_is_reported_and_survived() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_follow_a_redis_that_lost_its_data() {
     let mut cluster = Cluster::redis(2).await;
-    let mut watchers = Vec::new();
-    for replica in &cluster.replicas {
-        watchers.push(WsClient::connect(&replica.ws_url("global")).await);
-    }
+    let mut watchers = cluster.watchers("global").await;
     cluster.replicas[0].increment("global", 50, None).await;
     for watcher in &mut watchers {
         watcher.wait_for_value(50).await;
@@ -214,9 +197,6 @@ async fn a_replica_starts_while_redis_is_down_and_becomes_ready() {
     assert_eq!(replica.readyz().await, 503);
     cluster.redis_server_mut().restart().await;
     let replica = &cluster.replicas[0];
-    eventually("/readyz to say 200", || async {
-        (replica.readyz().await == 200).then_some(())
-    })
-    .await;
+    replica.wait_ready(200).await;
     assert_eq!(replica.increment("global", 1, None).await.status, 200);
 }

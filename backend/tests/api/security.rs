@@ -26,12 +26,7 @@ async fn the_service_works_as_its_least_privilege_user() {
     let (redis, _acl) = redis_with_acl().await;
     let url = service_url(&redis);
     let cluster = Cluster::redis_on(redis, 2, &["--redis-url", &url]).await;
-    for replica in &cluster.replicas {
-        eventually("/readyz to say 200", || async {
-            (replica.readyz().await == 200).then_some(())
-        })
-        .await;
-    }
+    cluster.wait_ready(200).await;
     let mut watcher = WsClient::connect(&cluster.replicas[1].ws_url("global")).await;
     let mut writer = WsClient::connect(&cluster.replicas[0].ws_url("global")).await;
     let reply = writer.change(2, "acl-1").await;
@@ -83,10 +78,7 @@ async fn credentials_never_reach_logs_or_answers() {
     // Make the replica fail every way it can: Redis gone, then a wrong password.
     cluster.redis_server_mut().stop().await;
     let replica = &cluster.replicas[0];
-    eventually("/readyz to say 503", || async {
-        (replica.readyz().await == 503).then_some(())
-    })
-    .await;
+    replica.wait_ready(503).await;
     let answer = replica.increment("global", 1, None).await;
     assert_eq!(answer.status, 503);
     let wrong = format!(
@@ -188,12 +180,7 @@ async fn the_service_works_over_tls_as_its_acl_user() {
     .await;
     let url = acl::service_url("rediss", &tls_port);
     let cluster = Cluster::redis_on(redis, 2, &["--redis-url", &url, "--redis-ca-file", &ca]).await;
-    for replica in &cluster.replicas {
-        eventually("/readyz to say 200 over TLS", || async {
-            (replica.readyz().await == 200).then_some(())
-        })
-        .await;
-    }
+    cluster.wait_ready(200).await;
     let mut watcher = WsClient::connect(&cluster.replicas[1].ws_url("global")).await;
     let answer = cluster.replicas[0]
         .increment("global", 3, Some("tls-1"))

@@ -1,7 +1,7 @@
 //! A running system under test: one store and its replicas.
 
 use super::replica::data_dir_arg;
-use super::{RedisServer, Replica};
+use super::{RedisServer, Replica, WsClient};
 
 /// The store behind a cluster.
 pub enum Backing {
@@ -81,6 +81,22 @@ impl Cluster {
             Backing::Redis(redis) => redis,
             Backing::Embedded { .. } => panic!("not a Redis cluster"),
         }
+    }
+
+    /// Waits until every replica's `/readyz` answers `status`.
+    pub async fn wait_ready(&self, status: u16) {
+        for replica in &self.replicas {
+            replica.wait_ready(status).await;
+        }
+    }
+
+    /// One client per replica watching counter `name`.
+    pub async fn watchers(&self, name: &str) -> Vec<WsClient> {
+        let mut watchers = Vec::new();
+        for replica in &self.replicas {
+            watchers.push(WsClient::connect(&replica.ws_url(name)).await);
+        }
+        watchers
     }
 
     /// The replica that serves the `i`-th client (clients spread round-robin).

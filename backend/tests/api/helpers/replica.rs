@@ -186,6 +186,15 @@ impl Replica {
             .await
     }
 
+    /// Waits until `/readyz` answers `status` (200 or 503).
+    pub async fn wait_ready(&self, status: u16) {
+        super::eventually(
+            &format!("/readyz on {} to say {status}", self.address),
+            || async { (self.readyz().await == status).then_some(()) },
+        )
+        .await;
+    }
+
     pub async fn readyz(&self) -> u16 {
         self.status_of("/readyz").await
     }

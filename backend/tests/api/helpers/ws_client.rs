@@ -11,6 +11,20 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
 use super::PATIENCE;
 
+/// The text frame of an increment (`delta > 0`) or decrement, as a client sends it.
+pub fn change_frame(delta: i64, op_id: &str) -> String {
+    let request = ChangeRequest {
+        by: Some(delta.abs()),
+        op_id: Some(op_id.to_owned()),
+    };
+    let frame = if delta >= 0 {
+        ClientMessage::Increment(request)
+    } else {
+        ClientMessage::Decrement(request)
+    };
+    serde_json::to_string(&frame).expect("client frames serialise")
+}
+
 pub struct WsClient {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// The newest state seen on this connection.
@@ -69,6 +83,17 @@ impl WsClient {
         }
     }
 
+    /// The next reply (`ack` or `error`), skipping the `state` and `presence` frames that
+    /// may arrive at any moment.
+    pub async fn next_reply(&mut self) -> ServerMessage {
+        loop {
+            match self.next().await {
+                ServerMessage::State(_) | ServerMessage::Presence { .. } => continue,
+                reply => return reply,
+            }
+        }
+    }
+
     /// Sends a raw text frame.
     pub async fn send_text(&mut self, text: &str) {
         self.socket
@@ -83,17 +108,7 @@ impl WsClient {
 
     /// Sends an increment (`delta > 0`) or decrement and returns the reply for its op_id.
     pub async fn change(&mut self, delta: i64, op_id: &str) -> ServerMessage {
-        let request = ChangeRequest {
-            by: Some(delta.abs()),
-            op_id: Some(op_id.to_owned()),
-        };
-        let frame = if delta >= 0 {
-            ClientMessage::Increment(request)
-        } else {
-            ClientMessage::Decrement(request)
-        };
-        self.send_text(&serde_json::to_string(&frame).unwrap())
-            .await;
+        self.send_text(&change_frame(delta, op_id)).await;
         self.reply_to(op_id).await
     }
 
@@ -193,18 +208,8 @@ impl ResilientWriter {
             self.socket = Some(socket);
         }
         let socket = self.socket.as_mut().expect("connected above");
-        let request = ChangeRequest {
-            by: Some(delta.abs()),
-            op_id: Some(op_id.to_owned()),
-        };
-        let frame = if delta >= 0 {
-            ClientMessage::Increment(request)
-        } else {
-            ClientMessage::Decrement(request)
-        };
-        let text = serde_json::to_string(&frame).expect("frame");
         socket
-            .send(Message::text(text))
+            .send(Message::text(change_frame(delta, op_id)))
             .await
             .map_err(|e| e.to_string())?;
         loop {
