@@ -54,6 +54,15 @@ pub async fn upgrade(
         AppError(err)
     };
     app.origin.check(&headers).map_err(refuse)?;
+    // A replica whose subscriber is down would serve a socket that never hears of changes.
+    // Refusing the upgrade with 503 lets a load balancer send the client to another replica
+    // (nginx: proxy_next_upstream http_503), and a client without one retry later.
+    if !app.counters.store.fans_out() {
+        return Err(refuse(ProtocolError::new(
+            ErrorCode::Unavailable,
+            "this server cannot reach its store right now; try again shortly",
+        )));
+    }
     let permit = app.connections.admit(peer.ip()).map_err(refuse)?;
     let max = app.config.max_message_bytes;
     Ok(ws.max_message_size(max).max_frame_size(max).on_upgrade(

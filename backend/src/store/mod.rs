@@ -87,6 +87,15 @@ impl Store {
         }
     }
 
+    /// Whether changes reach this replica's sockets now (Redis: the subscriber is live). It
+    /// costs no round trip, so every WebSocket upgrade can ask.
+    pub fn fans_out(&self) -> bool {
+        match self {
+            Self::Redis(store) => store.subscriber_live(),
+            Self::Embedded(_) => true,
+        }
+    }
+
     /// Ok when the store answers and changes can reach this replica's sockets.
     pub async fn ready(&self) -> Result<(), StoreError> {
         match self {

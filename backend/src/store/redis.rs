@@ -123,6 +123,10 @@ impl RedisStore {
         self.inner.timeout
     }
 
+    pub(super) fn subscriber_live(&self) -> bool {
+        self.inner.subscriber_live.load(Ordering::Acquire)
+    }
+
     pub(super) fn set_subscriber_live(&self, live: bool) {
         self.inner.subscriber_live.store(live, Ordering::Release);
     }
@@ -220,7 +224,7 @@ impl RedisStore {
         let _: String = self
             .bounded(redis::cmd("PING").query_async(&mut conn))
             .await?;
-        if self.inner.subscriber_live.load(Ordering::Acquire) {
+        if self.subscriber_live() {
             Ok(())
         } else {
             Err(StoreError::Unavailable("the subscriber is not live".into()))

@@ -99,8 +99,9 @@ async fn subscribe_and_follow(
             }
             _ = tick.tick() => {
                 // A ping proves the subscriber connection itself still works; a hung or
-                // half-open connection would otherwise go unnoticed.
-                match tokio::time::timeout(timeout, sink.ping::<String>()).await {
+                // half-open connection would otherwise go unnoticed. In subscribed mode Redis
+                // answers PING with an array, not a string: any answer will do.
+                match tokio::time::timeout(timeout, sink.ping::<redis::Value>()).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(err)) => return unavailable(err),
                     Err(_) => return StoreError::Unavailable("subscriber ping timed out".into()),

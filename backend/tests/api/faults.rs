@@ -12,6 +12,7 @@ use shared::{ErrorCode, ServerMessage};
 use tokio::task::JoinHandle;
 
 use crate::helpers::{Cluster, RedisServer, ResilientWriter, WsClient};
+use crate::redis::subscriber_ids;
 
 /// Sends a signal to a process.
 fn signal(pid: u32, name: &str) {
@@ -68,18 +69,6 @@ impl Load {
         }
         (expected, retries)
     }
-}
-
-/// The client ids of the subscriber connections Redis holds now.
-async fn subscriber_ids(cluster: &Cluster) -> Vec<String> {
-    let list: String = cluster
-        .redis_server()
-        .cmd(&["CLIENT", "LIST", "TYPE", "pubsub"])
-        .await;
-    list.lines()
-        .filter_map(|line| line.split(' ').find_map(|field| field.strip_prefix("id=")))
-        .map(str::to_owned)
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,6 +250,7 @@ async fn a_replica_killed_under_load_loses_nothing() {
     survivor.wait_for_value(expected).await;
     assert_eq!(cluster.stored_value("crash").await, expected);
     cluster.replicas[0].restart().await;
+    cluster.replicas[0].wait_ready(200).await;
     let mut back = WsClient::connect(&cluster.replicas[0].ws_url("crash")).await;
     assert_eq!(back.value, Some(expected));
     back.change(1, "after-restart").await;

@@ -237,3 +237,48 @@ async fn a_rolling_restart_under_load_loses_nothing_and_counts_nothing_twice() {
     );
     check_followers(followers, &following, expected).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_keeps_traffic_off_a_replica_that_is_not_ready() {
+    let acl = AclFile::shipped();
+    let redis = RedisServer::start_production(&acl.path, ADMIN).await;
+    let wrong = format!("redis://counter-service:wrong@127.0.0.1:{}/", redis.port);
+    let url = acl::service_url("redis", redis.port);
+    let mut cluster = Cluster::redis_on(redis, 1, &["--redis-url", &url]).await;
+    cluster.replicas[0].wait_ready(200).await;
+    // A replica with a wrong password: it runs (healthz) but is never ready.
+    let broken = crate::helpers::Replica::start(&["--redis-url".into(), wrong]).await;
+    assert_eq!(broken.readyz().await, 503);
+    let nginx = Nginx::start([&broken.address, &cluster.replicas[0].address]).await;
+
+    let mut clients = Vec::new();
+    for k in 0..10 {
+        let connect = tokio_tungstenite::connect_async(nginx.ws_url("ready")).await;
+        if let Err(err) = connect {
+            panic!("{err}\nnginx said:\n{}", nginx.error_log());
+        }
+        let mut client = WsClient::connect(&nginx.ws_url("ready")).await;
+        let reply = client.change(1, &format!("r-{k}")).await;
+        assert!(matches!(reply, ServerMessage::Ack { .. }), "{reply:?}");
+        clients.push(client);
+    }
+    let http = reqwest::Client::new();
+    for k in 0..10 {
+        let answer = http
+            .post(nginx.url("/api/counters/ready/increment"))
+            .json(&serde_json::json!({ "op_id": format!("rest-{k}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    assert_eq!(cluster.stored_value("ready").await, 20);
+    let metrics = reqwest::get(broken.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("\ncounter_ws_open 0\n"), "{metrics}");
+    cluster.replicas.push(broken);
+}

@@ -200,3 +200,29 @@ async fn a_replica_starts_while_redis_is_down_and_becomes_ready() {
     replica.wait_ready(200).await;
     assert_eq!(replica.increment("global", 1, None).await.status, 200);
 }
+
+/// The client ids of the subscriber connections Redis holds now.
+pub async fn subscriber_ids(cluster: &Cluster) -> Vec<String> {
+    let list: String = cluster
+        .redis_server()
+        .cmd(&["CLIENT", "LIST", "TYPE", "pubsub"])
+        .await;
+    list.lines()
+        .filter_map(|line| line.split(' ').find_map(|field| field.strip_prefix("id=")))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subscriber_stays_connected_between_reconciles() {
+    // Every reconcile pings the subscriber connection; a ping answered in a form the client
+    // did not expect once dropped it every time. The connection must stay the same one.
+    let cluster = Cluster::redis(1).await;
+    cluster.wait_ready(200).await;
+    let before = subscriber_ids(&cluster).await;
+    assert_eq!(before.len(), 1);
+    // Several reconcile periods (300 ms in tests).
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(subscriber_ids(&cluster).await, before);
+    assert!(!cluster.replicas[0].logs().contains("subscriber lost"));
+}

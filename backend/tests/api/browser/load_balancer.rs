@@ -32,6 +32,7 @@ async fn a_page_behind_nginx_reaches_every_client_and_survives_its_replica() {
     cluster.replicas[0].kill9().await;
     cluster.replicas[1].kill9().await;
     cluster.replicas[1].restart().await;
+    cluster.replicas[1].wait_ready(200).await;
     wait_for_status(&page, "live").await;
     click(&page, "decrement").await;
     wait_for_count(&page, 1).await;

@@ -51,10 +51,17 @@ impl Cluster {
         for _ in 0..replicas {
             started.push(Replica::start(&flags).await);
         }
-        Self {
+        let running = redis.is_running();
+        let cluster = Self {
             backing: Backing::Redis(Box::new(redis)),
             replicas: started,
+        };
+        // Sockets are refused (503) until a replica's subscriber is live; tests start from a
+        // ready system unless they stopped Redis on purpose.
+        if running {
+            cluster.wait_ready(200).await;
         }
+        cluster
     }
 
     /// One backend on a fresh embedded store.

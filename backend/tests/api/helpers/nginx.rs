@@ -12,7 +12,7 @@ pub struct Nginx {
     /// `127.0.0.1:port`, the one public address.
     pub address: String,
     /// Its prefix folder: configuration, pid, logs and temp files.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Nginx {
@@ -66,8 +66,13 @@ impl Nginx {
         Self {
             child,
             address,
-            _dir: dir,
+            dir,
         }
+    }
+
+    /// What nginx logged (warnings and errors), to explain a failure.
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {

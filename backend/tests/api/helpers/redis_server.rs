@@ -159,6 +159,11 @@ impl RedisServer {
         }
     }
 
+    /// Whether the server process is running (not stopped or killed by the test).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
     /// The server's process id, to send it signals (SIGSTOP to hang it).
     pub fn pid(&self) -> u32 {
         self.child
