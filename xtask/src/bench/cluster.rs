@@ -1,0 +1,217 @@
+//! The system under test: one `redis-server` and the release-built replicas, each on a free
+//! port of 127.0.0.1, plus what `/proc` says about their CPU time and memory.
+//!
+//! Everything here is started with `kill_on_drop`, so a benchmark that fails half-way leaves
+//! no process behind.
+
+use std::fs::File;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+/// How long Redis or a replica gets to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A `redis-server` without persistence, on a free port.
+pub struct Redis {
+    /// The process, killed when the benchmark ends.
+    child: Child,
+    /// Where it listens on 127.0.0.1.
+    pub port: u16,
+}
+
+impl Redis {
+    pub async fn start(log_dir: &Path) -> Result<Redis> {
+        let port = free_port()?;
+        let log = File::create(log_dir.join("redis.log"))?;
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .args(["--maxclients", "10000"])
+            .current_dir(log_dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("could not start redis-server")?;
+        let started = tokio::time::Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            if started.elapsed() > START_TIMEOUT {
+                bail!("redis-server did not listen on port {port} within {START_TIMEOUT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(Redis { child, port })
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
+/// One release-built backend process.
+pub struct Replica {
+    /// The process, killed when the benchmark ends.
+    child: Child,
+    /// Its standard output, held open: the backend prints its address there, and a closed pipe
+    /// would make any later print fail.
+    _stdout: Lines<BufReader<ChildStdout>>,
+    /// Where it listens, as it announced on its first line.
+    pub address: SocketAddr,
+}
+
+impl Replica {
+    /// Starts `binary` on a free port of 127.0.0.1 with limits raised for load testing, and
+    /// waits for its `listening on http://ADDR` line.
+    pub async fn start(
+        binary: &Path,
+        redis_url: &str,
+        static_dir: &Path,
+        log: &Path,
+    ) -> Result<Replica> {
+        let log = File::create(log)?;
+        let mut child = Command::new(binary)
+            .args(["--listen", "127.0.0.1:0", "--redis-url", redis_url])
+            .arg("--static-dir")
+            .arg(static_dir)
+            // A replica here may hold up to 20,000 open files; the benchmark never opens more
+            // sockets than that on one replica.
+            .args([
+                "--max-connections",
+                "19500",
+                "--max-connections-per-ip",
+                "0",
+            ])
+            .args([
+                "--max-ops-per-second",
+                "1000000",
+                "--max-ops-burst",
+                "1000000",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("could not start {}", binary.display()))?;
+        let stdout = child.stdout.take().context("no stdout pipe")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(START_TIMEOUT, lines.next_line())
+            .await
+            .context("the backend did not announce its address in time")??
+            .context("the backend exited before announcing its address")?;
+        let address = first
+            .strip_prefix("listening on http://")
+            .with_context(|| format!("unexpected first line from the backend: {first:?}"))?
+            .parse()
+            .context("the backend announced an unreadable address")?;
+        Ok(Replica {
+            child,
+            _stdout: lines,
+            address,
+        })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// The WebSocket URL of counter `name` on this replica.
+    pub fn ws_url(&self, name: &str) -> String {
+        format!("ws://{}/ws/counters/{name}", self.address)
+    }
+
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Hands out client source addresses 127.0.0.2 … 127.0.0.254 in turn, so that every batch of
+/// connections gets addresses of its own and never runs out of ephemeral ports (about 28,000
+/// per source address, some still in TIME_WAIT from an earlier phase).
+pub struct SourceAddresses {
+    next: u8,
+}
+
+impl SourceAddresses {
+    pub fn new() -> SourceAddresses {
+        SourceAddresses { next: 2 }
+    }
+
+    pub fn take(&mut self, count: usize) -> Vec<IpAddr> {
+        (0..count)
+            .map(|_| {
+                let address = IpAddr::V4(Ipv4Addr::new(127, 0, 0, self.next));
+                self.next = if self.next >= 254 { 2 } else { self.next + 1 };
+                address
+            })
+            .collect()
+    }
+}
+
+/// CPU time and memory of one process, from `/proc`.
+#[derive(Clone, Copy, Default)]
+pub struct ProcessSample {
+    /// User plus system time, in clock ticks.
+    pub cpu_ticks: u64,
+    /// Resident set size, in bytes.
+    pub rss_bytes: u64,
+}
+
+/// Reads `/proc/PID/stat` and `/proc/PID/status`; zeros when the process is gone.
+pub fn sample(pid: Option<u32>) -> ProcessSample {
+    let Some(pid) = pid else {
+        return ProcessSample::default();
+    };
+    let cpu_ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // The command name (field 2) may hold spaces; fields after it are plain numbers.
+            let rest = &stat[stat.rfind(')')? + 1..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of the line, 11 and 12 after the name.
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    let rss_bytes = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        })
+        .unwrap_or(0);
+    ProcessSample {
+        cpu_ticks,
+        rss_bytes,
+    }
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`), the unit of `/proc/PID/stat` times.
+pub fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}

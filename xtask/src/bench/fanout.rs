@@ -1,0 +1,346 @@
+//! Benchmark 1, fan-out: N subscribers over the replicas, one writer changing the counter U
+//! times a second; how fast and how completely every change reaches every subscriber.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use shared::{ChangeRequest, ClientMessage, ServerMessage};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::client::{self, Latency, now_ns};
+use super::cluster::{self, SourceAddresses};
+use super::worker::{Command, Ready, RoundReport};
+use super::{Bench, CpuSplit};
+
+/// Subscribers per worker process: well under the 20,000 open files a process may hold.
+const SUBSCRIBERS_PER_WORKER: usize = 8_000;
+/// Source addresses per worker: 8,000 connections need far fewer than one address's ports.
+const SOURCES_PER_WORKER: usize = 2;
+/// How long workers get to open their connections.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long the writer waits for the acks of its changes after sending the last one; a
+/// replica that falls behind the schedule works through the backlog meanwhile.
+const ACK_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long after the last change a subscriber may take before it counts as not converged.
+const CONVERGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One cell of the fan-out table.
+#[derive(Debug, Serialize)]
+pub struct FanoutResult {
+    pub subscribers: usize,
+    pub connected: u64,
+    pub changes_per_second: u32,
+    /// Changes the writer made (acknowledged).
+    pub changes: u64,
+    pub latency: Latency,
+    pub frames_per_second: f64,
+    /// Frames delivered over frames that would be if nobody skipped a version.
+    pub delivered_share: f64,
+    pub stale_frames: u64,
+    /// Subscribers that never showed the final value within the timeout.
+    pub not_converged: u64,
+    /// From sending the last change until the last subscriber showed it.
+    pub converge_ms: f64,
+    pub cpu: CpuSplit,
+    /// Resident memory of each replica at the end of the round.
+    pub replica_rss_mib: Vec<f64>,
+}
+
+/// Subscriber worker processes, as seen from the coordinator.
+pub struct Workers {
+    workers: Vec<Worker>,
+    pub connected: u64,
+}
+
+struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: Lines<BufReader<ChildStdout>>,
+}
+
+impl Workers {
+    /// Starts enough workers for `count` connections spread over `urls`, and waits until every
+    /// connection is open (or failed).
+    pub async fn start(
+        urls: &[String],
+        count: usize,
+        sources: &mut SourceAddresses,
+    ) -> Result<Workers> {
+        let exe = std::env::current_exe().context("cannot find the xtask binary")?;
+        let processes = count.div_ceil(SUBSCRIBERS_PER_WORKER).max(1);
+        let mut workers = Vec::with_capacity(processes);
+        for index in 0..processes {
+            let share = count / processes + usize::from(index < count % processes);
+            let mut command = tokio::process::Command::new(&exe);
+            command
+                .arg("bench-worker")
+                .arg("--connections")
+                .arg(share.to_string());
+            for url in urls {
+                command.arg("--url").arg(url);
+            }
+            for source in sources.take(SOURCES_PER_WORKER) {
+                command.arg("--source").arg(source.to_string());
+            }
+            let mut child = command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .context("could not start a bench worker")?;
+            let stdin = child.stdin.take().context("no stdin pipe")?;
+            let stdout = BufReader::new(child.stdout.take().context("no stdout pipe")?).lines();
+            workers.push(Worker {
+                child,
+                stdin,
+                stdout,
+            });
+        }
+        let mut connected = 0;
+        let mut first_error = None;
+        for worker in &mut workers {
+            let line = tokio::time::timeout(CONNECT_TIMEOUT, worker.stdout.next_line())
+                .await
+                .context("a bench worker took too long to connect")??
+                .context("a bench worker exited before connecting")?;
+            let ready: Ready = serde_json::from_str(&line)?;
+            connected += ready.connected;
+            if first_error.is_none() {
+                first_error = ready.first_error;
+            }
+        }
+        if connected < count as u64 {
+            eprintln!(
+                "warning: {connected} of {count} subscribers connected; first error: {}",
+                first_error.as_deref().unwrap_or("none")
+            );
+        }
+        Ok(Workers { workers, connected })
+    }
+
+    pub fn pids(&self) -> Vec<Option<u32>> {
+        self.workers
+            .iter()
+            .map(|worker| worker.child.id())
+            .collect()
+    }
+
+    /// Tells every worker the round is over and collects their reports.
+    async fn round(&mut self, command: &Command) -> Result<Vec<RoundReport>> {
+        let mut line = serde_json::to_string(command)?;
+        line.push('\n');
+        for worker in &mut self.workers {
+            worker.stdin.write_all(line.as_bytes()).await?;
+            worker.stdin.flush().await?;
+        }
+        let mut reports = Vec::with_capacity(self.workers.len());
+        for worker in &mut self.workers {
+            let line = tokio::time::timeout(CONVERGE_TIMEOUT * 3, worker.stdout.next_line())
+                .await
+                .context("a bench worker did not report")??
+                .context("a bench worker exited during a round")?;
+            reports.push(serde_json::from_str(&line)?);
+        }
+        Ok(reports)
+    }
+
+    pub async fn stop(mut self) {
+        for worker in &mut self.workers {
+            let line = serde_json::to_string(&Command::Stop).unwrap_or_default() + "\n";
+            let _ = worker.stdin.write_all(line.as_bytes()).await;
+        }
+        for worker in &mut self.workers {
+            if tokio::time::timeout(Duration::from_secs(10), worker.child.wait())
+                .await
+                .is_err()
+            {
+                let _ = worker.child.kill().await;
+            }
+        }
+    }
+}
+
+/// What the writer did in one round.
+struct Changes {
+    /// (version, send time) of every acknowledged change.
+    send_times: Vec<(u64, u64)>,
+    final_version: u64,
+    /// When the change that produced `final_version` was sent.
+    last_send_ns: u64,
+    /// Wall time from the first send to the last.
+    elapsed: Duration,
+}
+
+/// Runs the fan-out benchmark for every subscriber count and change rate of the plan.
+pub async fn run(bench: &mut Bench<'_>) -> Result<Vec<FanoutResult>> {
+    let mut results = Vec::new();
+    for &subscribers in &bench.plan.fanout_subscribers.clone() {
+        let name = format!("fanout-{subscribers}");
+        let urls: Vec<String> = bench
+            .replicas
+            .iter()
+            .map(|replica| replica.ws_url(&name))
+            .collect();
+        eprintln!("fan-out: connecting {subscribers} subscribers");
+        let mut workers = Workers::start(&urls, subscribers, &mut bench.sources).await?;
+        // Let the replicas settle (presence updates after the connection storm).
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut writer = client::connect(&urls[0], IpAddr::V4(Ipv4Addr::LOCALHOST)).await?;
+        wait_for_state(&mut writer).await?;
+        for &rate in &bench.plan.fanout_rates.clone() {
+            eprintln!("fan-out: {subscribers} subscribers, {rate} changes/s");
+            let mut processes = bench.system_pids();
+            let generator_pids = workers.pids();
+            processes.generator.extend(generator_pids);
+            let before = processes.sample();
+            let changes = make_changes(&mut writer, rate, bench.plan.fanout_seconds).await?;
+            let reports = workers
+                .round(&Command::Round {
+                    final_version: changes.final_version,
+                    send_times: changes.send_times.clone(),
+                    timeout_ms: CONVERGE_TIMEOUT.as_millis() as u64,
+                })
+                .await?;
+            let after = processes.sample();
+            let wall = changes.elapsed.as_secs_f64().max(0.001);
+            let mut latency = client::histogram();
+            let (mut frames, mut stale, mut converged, mut last) = (0, 0, 0, 0);
+            for report in &reports {
+                client::add_pairs(&mut latency, &report.latency_us);
+                frames += report.frames;
+                stale += report.stale;
+                converged += report.converged;
+                last = last.max(report.last_converged_ns);
+            }
+            let ideal = changes.send_times.len() as f64 * workers.connected as f64;
+            results.push(FanoutResult {
+                subscribers,
+                connected: workers.connected,
+                changes_per_second: rate,
+                changes: changes.send_times.len() as u64,
+                latency: Latency::of(&latency),
+                frames_per_second: frames as f64 / wall,
+                delivered_share: if ideal > 0.0 {
+                    frames as f64 / ideal
+                } else {
+                    0.0
+                },
+                stale_frames: stale,
+                // Connections lost during the round count as not converged.
+                not_converged: workers.connected.saturating_sub(converged),
+                converge_ms: last.saturating_sub(changes.last_send_ns) as f64 / 1e6,
+                cpu: CpuSplit::between(&before, &after, bench.ticks_per_second),
+                replica_rss_mib: bench
+                    .replicas
+                    .iter()
+                    .map(|replica| cluster::sample(replica.pid()).rss_bytes as f64 / 1048576.0)
+                    .collect(),
+            });
+            eprintln!(
+                "    {}",
+                super::report::fanout_line(results.last().unwrap())
+            );
+        }
+        drop(writer);
+        workers.stop().await;
+    }
+    Ok(results)
+}
+
+/// Reads frames until the first `state`: the connection is subscribed.
+pub async fn wait_for_state(socket: &mut client::Socket) -> Result<()> {
+    let deadline = Duration::from_secs(10);
+    tokio::time::timeout(deadline, async {
+        while let Some(message) = socket.next().await {
+            if let Message::Text(text) = message?
+                && let Ok(ServerMessage::State(_)) = serde_json::from_str(text.as_str())
+            {
+                return Ok(());
+            }
+        }
+        bail!("the connection closed before its first state")
+    })
+    .await
+    .context("no state frame within 10 s")?
+}
+
+/// The JSON of one `increment` frame.
+pub fn increment_frame(op_id: String) -> Result<String> {
+    Ok(serde_json::to_string(&ClientMessage::Increment(
+        ChangeRequest {
+            by: Some(1),
+            op_id: Some(op_id),
+        },
+    ))?)
+}
+
+/// Sends `rate` increments a second for `seconds` on a schedule (not waiting for acks), and
+/// learns each change's version from its ack.
+async fn make_changes(socket: &mut client::Socket, rate: u32, seconds: f64) -> Result<Changes> {
+    let count = ((f64::from(rate) * seconds).round() as u64).max(1);
+    let period = Duration::from_secs_f64(1.0 / f64::from(rate));
+    let round = now_ns();
+    let mut sent_at: Vec<u64> = Vec::with_capacity(count as usize);
+    let mut versions: HashMap<u64, u64> = HashMap::new();
+    let start = tokio::time::Instant::now();
+    let (mut sink, mut stream) = socket.split();
+    let mut next = 0;
+    let mut read_deadline = None;
+    loop {
+        let due = start + period.mul_f64(next as f64);
+        tokio::select! {
+            () = tokio::time::sleep_until(due), if next < count => {
+                sent_at.push(now_ns());
+                sink.send(Message::text(increment_frame(format!("f{round}-{next}"))?)).await?;
+                next += 1;
+                if next == count {
+                    read_deadline = Some(tokio::time::Instant::now() + ACK_TIMEOUT);
+                }
+            }
+            () = async { tokio::time::sleep_until(read_deadline.unwrap()).await }, if read_deadline.is_some() => {
+                eprintln!("warning: {} of {count} changes were not acknowledged", count - versions.len() as u64);
+                break;
+            }
+            message = stream.next() => {
+                let Some(message) = message else { bail!("the writer's connection closed") };
+                let Message::Text(text) = message? else { continue };
+                match serde_json::from_str(text.as_str()) {
+                    Ok(ServerMessage::Ack { op_id: Some(op_id), version, .. }) => {
+                        if let Some(index) = op_id.as_str().rsplit('-').next().and_then(|i| i.parse::<u64>().ok()) {
+                            versions.insert(index, version);
+                        }
+                    }
+                    Ok(ServerMessage::Error { code, message, .. }) => {
+                        eprintln!("warning: the writer's change was refused: {} {message}", code.as_str());
+                        versions.insert(u64::MAX - versions.len() as u64, 0);
+                    }
+                    _ => {}
+                }
+                if versions.len() as u64 >= count {
+                    break;
+                }
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    let mut send_times: Vec<(u64, u64)> = versions
+        .iter()
+        .filter_map(|(&index, &version)| Some((version, *sent_at.get(index as usize)?)))
+        .filter(|(version, _)| *version > 0)
+        .collect();
+    send_times.sort_unstable();
+    let (final_version, last_send_ns) = send_times.last().copied().unwrap_or((0, now_ns()));
+    Ok(Changes {
+        send_times,
+        final_version,
+        last_send_ns,
+        elapsed,
+    })
+}

@@ -1,0 +1,50 @@
+//! Benchmark 3, idle memory: how much resident memory one idle WebSocket costs a replica.
+//!
+//! It runs first, on a replica no client has touched, so that allocations kept from earlier
+//! phases do not hide the cost: RSS after N idle connections, minus RSS before, over N.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::fanout::Workers;
+use super::{Bench, rss};
+
+#[derive(Debug, Serialize)]
+pub struct IdleResult {
+    pub connections: u64,
+    pub rss_before_mib: f64,
+    pub rss_after_mib: f64,
+    pub kib_per_connection: f64,
+}
+
+pub async fn run(bench: &mut Bench<'_>) -> Result<IdleResult> {
+    let replica = &bench.replicas[0];
+    let count = bench.plan.idle_connections;
+    eprintln!("idle memory: {count} WebSockets on one replica");
+    let before = rss(replica.pid());
+    let urls = vec![replica.ws_url("idle")];
+    let workers = Workers::start(&urls, count, &mut bench.sources).await?;
+    // Let the replica finish its per-connection work (presence, first frames) and settle.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss(replica.pid());
+    let connections = workers.connected;
+    workers.stop().await;
+    let mib = |bytes: u64| bytes as f64 / 1048576.0;
+    let result = IdleResult {
+        connections,
+        rss_before_mib: mib(before),
+        rss_after_mib: mib(after),
+        kib_per_connection: after.saturating_sub(before) as f64
+            / 1024.0
+            / connections.max(1) as f64,
+    };
+    eprintln!(
+        "    {:.1} KiB per connection ({connections} connections, RSS {:.1} → {:.1} MiB)",
+        result.kib_per_connection, result.rss_before_mib, result.rss_after_mib
+    );
+    // Give the replica time to see the connections close before the next phase loads it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    Ok(result)
+}

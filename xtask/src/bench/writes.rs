@@ -1,0 +1,252 @@
+//! Benchmark 2, write throughput: W concurrent writers over WebSocket and over REST, spread
+//! over the replicas, each with one change in flight; and `redis-benchmark` running the same
+//! Lua script (`EVALSHA` of `backend/src/store/lua/apply.lua`) directly, the limit of this box.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use shared::ServerMessage;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::client::{self, Latency};
+use super::fanout::{increment_frame, wait_for_state};
+use super::{Bench, CpuSplit};
+
+#[derive(Debug, Serialize)]
+pub struct WriteResults {
+    pub runs: Vec<WriteRun>,
+    /// `redis-benchmark`'s requests per second for the script, 50 clients, no pipelining.
+    pub redis_benchmark_ops_per_second: f64,
+    pub redis_benchmark_p50_ms: f64,
+    /// CPU while `redis-benchmark` ran (its own process is not included).
+    pub redis_benchmark_cpu: CpuSplit,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WriteRun {
+    pub transport: &'static str,
+    pub writers: usize,
+    pub ops: u64,
+    pub errors: u64,
+    pub ops_per_second: f64,
+    pub latency: Latency,
+    pub cpu: CpuSplit,
+}
+
+/// What one writer task measured.
+struct Tally {
+    ops: u64,
+    errors: u64,
+    latency: hdrhistogram::Histogram<u64>,
+}
+
+pub async fn run(bench: &mut Bench<'_>) -> Result<WriteResults> {
+    let mut runs = Vec::new();
+    let seconds = bench.plan.write_seconds;
+    for &writers in &bench.plan.writers.clone() {
+        for transport in ["websocket", "rest"] {
+            eprintln!("writes: {writers} writer(s) over {transport}");
+            let processes = bench.system_pids();
+            let before = processes.sample();
+            let started = Instant::now();
+            let deadline = started + Duration::from_secs_f64(seconds);
+            let mut tasks = JoinSet::new();
+            let rest = reqwest::Client::builder()
+                .pool_max_idle_per_host(writers)
+                .build()?;
+            for index in 0..writers {
+                let replica = &bench.replicas[index % bench.replicas.len()];
+                let name = format!("writes-{transport}-{writers}");
+                if transport == "websocket" {
+                    let url = replica.ws_url(&name);
+                    tasks.spawn(websocket_writer(url, index, deadline));
+                } else {
+                    let url = replica.http_url(&format!("/api/counters/{name}/increment"));
+                    tasks.spawn(rest_writer(rest.clone(), url, index, deadline));
+                }
+            }
+            let mut latency = client::histogram();
+            let (mut ops, mut errors) = (0, 0);
+            while let Some(tally) = tasks.join_next().await {
+                let tally = tally??;
+                ops += tally.ops;
+                errors += tally.errors;
+                latency.add(&tally.latency).ok();
+            }
+            let wall = started.elapsed().as_secs_f64();
+            let after = processes.sample();
+            let run = WriteRun {
+                transport,
+                writers,
+                ops,
+                errors,
+                ops_per_second: ops as f64 / wall,
+                latency: Latency::of(&latency),
+                cpu: CpuSplit::between(&before, &after, bench.ticks_per_second),
+            };
+            eprintln!(
+                "    {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+                run.ops_per_second, run.latency.p50_ms, run.latency.p99_ms, run.errors
+            );
+            runs.push(run);
+        }
+    }
+
+    eprintln!("writes: redis-benchmark EVALSHA apply.lua");
+    let processes = bench.system_pids();
+    let before = processes.sample();
+    let (rps, p50) = redis_benchmark(bench).await?;
+    let after = processes.sample();
+    eprintln!("    {rps:.0} ops/s, p50 {p50:.2} ms");
+    Ok(WriteResults {
+        runs,
+        redis_benchmark_ops_per_second: rps,
+        redis_benchmark_p50_ms: p50,
+        redis_benchmark_cpu: CpuSplit::between(&before, &after, bench.ticks_per_second),
+    })
+}
+
+/// One WebSocket writer: increments one at a time, each after the previous ack, until the
+/// deadline.
+async fn websocket_writer(url: String, index: usize, deadline: Instant) -> Result<Tally> {
+    let mut socket = client::connect(&url, IpAddr::V4(Ipv4Addr::LOCALHOST)).await?;
+    wait_for_state(&mut socket).await?;
+    let mut tally = Tally {
+        ops: 0,
+        errors: 0,
+        latency: client::histogram(),
+    };
+    let mut sequence = 0u64;
+    while Instant::now() < deadline {
+        let op_id = format!("w{index}-{}-{sequence}", client::now_ns());
+        sequence += 1;
+        let sent = Instant::now();
+        socket.send(Message::text(increment_frame(op_id)?)).await?;
+        let answered = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(message) = socket.next().await {
+                let Message::Text(text) = message? else {
+                    continue;
+                };
+                match serde_json::from_str(text.as_str()) {
+                    Ok(ServerMessage::Ack { .. }) => return Ok(true),
+                    Ok(ServerMessage::Error { .. }) => return Ok(false),
+                    _ => {}
+                }
+            }
+            bail!("the writer's connection closed")
+        })
+        .await
+        .context("no answer within 10 s")??;
+        if answered {
+            tally.ops += 1;
+            tally
+                .latency
+                .saturating_record((sent.elapsed().as_micros() as u64).max(1));
+        } else {
+            tally.errors += 1;
+        }
+    }
+    Ok(tally)
+}
+
+/// One REST writer over a keep-alive connection: POST …/increment with a fresh `op_id`.
+async fn rest_writer(
+    http: reqwest::Client,
+    url: String,
+    index: usize,
+    deadline: Instant,
+) -> Result<Tally> {
+    let mut tally = Tally {
+        ops: 0,
+        errors: 0,
+        latency: client::histogram(),
+    };
+    let mut sequence = 0u64;
+    while Instant::now() < deadline {
+        let op_id = format!("r{index}-{}-{sequence}", client::now_ns());
+        sequence += 1;
+        let sent = Instant::now();
+        let response = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"by":1,"op_id":"{op_id}"}}"#))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        let ok = match response {
+            Ok(response) => {
+                let ok = response.status().is_success();
+                let _ = response.bytes().await;
+                ok
+            }
+            Err(_) => false,
+        };
+        if ok {
+            tally.ops += 1;
+            tally
+                .latency
+                .saturating_record((sent.elapsed().as_micros() as u64).max(1));
+        } else {
+            tally.errors += 1;
+        }
+    }
+    Ok(tally)
+}
+
+/// Loads `apply.lua` into the benchmark's Redis and runs `redis-benchmark` on it: 50 clients,
+/// no pipelining, a fresh random `op_id` key per call (`__rand_int__` with `-r`), the same keys
+/// and arguments the backend passes. Returns (requests per second, p50 in ms).
+async fn redis_benchmark(bench: &Bench<'_>) -> Result<(f64, f64)> {
+    let script_path = bench
+        .workspace
+        .root()
+        .join("backend/src/store/lua/apply.lua");
+    let script = std::fs::read_to_string(&script_path)
+        .with_context(|| format!("could not read {}", script_path.display()))?;
+    let port = bench.redis.port.to_string();
+    let loaded = tokio::process::Command::new("redis-cli")
+        .args(["-p", &port, "SCRIPT", "LOAD", &script])
+        .output()
+        .await
+        .context("could not run redis-cli")?;
+    let sha = String::from_utf8_lossy(&loaded.stdout).trim().to_owned();
+    if sha.len() != 40 {
+        bail!("SCRIPT LOAD answered {sha:?}");
+    }
+    let requests = bench.plan.redis_benchmark_requests.to_string();
+    let output = tokio::process::Command::new("redis-benchmark")
+        .args(["-p", &port, "-n", &requests, "-c", "50", "-P", "1"])
+        .args(["-r", "1000000000", "--csv"])
+        .args(["evalsha", &sha, "3", "counter:rb", "counter:rb:version"])
+        .args([
+            "counter:rb:op:__rand_int__",
+            "1",
+            "86400",
+            "counter:rb",
+            "rb",
+        ])
+        .output()
+        .await
+        .context("could not run redis-benchmark")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    // `--csv`: a header line, then "test","rps","avg_latency_ms","min_latency_ms",
+    // "p50_latency_ms",…
+    let row = text
+        .lines()
+        .rev()
+        .find(|line| line.starts_with('"') && !line.starts_with("\"test\""))
+        .with_context(|| format!("unexpected redis-benchmark output: {text}"))?;
+    let fields: Vec<f64> = row
+        .split(',')
+        .skip(1)
+        .map(|field| field.trim_matches('"').parse().unwrap_or(0.0))
+        .collect();
+    let rps = fields.first().copied().unwrap_or(0.0);
+    let p50 = fields.get(3).copied().unwrap_or(0.0);
+    Ok((rps, p50))
+}
