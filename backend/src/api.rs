@@ -4,7 +4,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use shared::{ChangeRequest, CounterName, CounterState, Direction, ErrorCode};
 
@@ -24,26 +24,32 @@ pub async fn get(
 pub async fn increment(
     State(app): State<AppState>,
     name: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CounterState>, AppError> {
-    change(app, name, body, Direction::Increment).await
+    change(app, name, &headers, body, Direction::Increment).await
 }
 
 /// `POST /api/counters/{name}/decrement`.
 pub async fn decrement(
     State(app): State<AppState>,
     name: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CounterState>, AppError> {
-    change(app, name, body, Direction::Decrement).await
+    change(app, name, &headers, body, Direction::Decrement).await
 }
 
 async fn change(
     app: AppState,
     name: Result<Path<String>, PathRejection>,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     direction: Direction,
 ) -> Result<Json<CounterState>, AppError> {
+    // The WebSocket's Origin rule, for the same reason: any site can make its visitors'
+    // browsers POST here (a form needs no preflight), which would stuff a live vote.
+    app.origin.check(headers)?;
     let name = counter_name(name)?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {

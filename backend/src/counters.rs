@@ -21,25 +21,33 @@ pub struct Counters {
 
 impl Counters {
     /// Applies a change and returns the state right after it.
+    ///
+    /// The store call and the fan-out run in a task of their own: if the caller goes away
+    /// mid-way (a client disconnects, its socket is dropped), a change the store made is
+    /// still announced to every socket, instead of sitting unseen until the next one.
     pub async fn apply(
         &self,
         name: &CounterName,
         change: &Change,
     ) -> Result<CounterState, ProtocolError> {
-        let applied = self
-            .store
-            .apply(name, change)
-            .await
-            .map_err(|err| self.refuse(err))?;
+        let (this, name, change) = (self.clone(), name.clone(), change.clone());
+        let task = tokio::spawn(async move {
+            let applied = this.store.apply(&name, &change).await?;
+            // The local sockets need not wait for the pub/sub round trip; the hub drops the
+            // pub/sub copy when it arrives, as it is not newer.
+            this.hub.publish(applied.state.clone());
+            Ok::<_, StoreError>(applied)
+        });
+        let applied = match task.await {
+            Ok(result) => result.map_err(|err| self.refuse(err))?,
+            Err(err) => return Err(self.refuse(StoreError::Unavailable(err.to_string()))),
+        };
         let counter = if applied.duplicate {
             &self.metrics.ops_duplicate
         } else {
             &self.metrics.ops_applied
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        // The local sockets need not wait for the pub/sub round trip; the hub drops the
-        // pub/sub copy when it arrives, as it is not newer.
-        self.hub.publish(applied.state.clone());
         Ok(applied.state)
     }
 

@@ -88,6 +88,8 @@ async fn subscribe_and_follow(
     tracing::info!("Redis subscriber live");
 
     let mut tick = tokio::time::interval(reconcile_every);
+    // A reconcile slower than the period must not be followed by another at once.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.reset();
     loop {
         tokio::select! {

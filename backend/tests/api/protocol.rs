@@ -267,6 +267,23 @@ async fn foreign_origins_are_refused_before_the_upgrade() {
         assert_eq!(status, 403, "{origin}");
         assert!(body.contains("forbidden_origin"), "{body}");
     }
+    // The same rule for REST changes, which a foreign page could otherwise make its
+    // visitors' browsers send.
+    let http = reqwest::Client::new();
+    let post = |origin: String| {
+        http.post(replica.url("/api/counters/global/increment"))
+            .header("origin", origin)
+            .send()
+    };
+    let foreign = post("http://evil.example".into()).await.unwrap();
+    assert_eq!(foreign.status(), 403);
+    assert!(foreign.text().await.unwrap().contains("forbidden_origin"));
+    assert_eq!(post(own.clone()).await.unwrap().status(), 200);
+    assert_eq!(
+        replica.state("global").await.value,
+        1,
+        "only the same-origin POST counted"
+    );
     let (status, body) = upgrade_status(replica, "bad.name", None).await;
     assert_eq!(status, 400);
     assert!(body.contains("invalid_name"), "{body}");
@@ -303,10 +320,17 @@ async fn the_connection_cap_refuses_with_503() {
 async fn presence_counts_sockets_over_replicas() {
     let cluster = Cluster::redis(2).await;
     let mut a = WsClient::connect(&cluster.replicas[0].ws_url("room")).await;
-    let _b = WsClient::connect(&cluster.replicas[1].ws_url("room")).await;
-    let _c = WsClient::connect(&cluster.replicas[1].ws_url("room")).await;
+    let b = WsClient::connect(&cluster.replicas[1].ws_url("room")).await;
+    let c = WsClient::connect(&cluster.replicas[1].ws_url("room")).await;
     loop {
         if let ServerMessage::Presence { online: 3 } = a.next().await {
+            break;
+        }
+    }
+    // Everyone on replica B leaves: B reports 0 at its next tick, not after a timeout.
+    drop((b, c));
+    loop {
+        if let ServerMessage::Presence { online: 1 } = a.next().await {
             break;
         }
     }

@@ -226,3 +226,30 @@ async fn the_subscriber_stays_connected_between_reconciles() {
     assert_eq!(subscriber_ids(&cluster).await, before);
     assert!(!cluster.replicas[0].logs().contains("subscriber lost"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_key_is_refused_and_spares_the_other_counters() {
+    let cluster = Cluster::redis(1).await;
+    let replica = &cluster.replicas[0];
+    replica.increment("damaged", 5, None).await;
+    let mut other = WsClient::connect(&replica.ws_url("healthy")).await;
+    let _watching_damaged = WsClient::connect(&replica.ws_url("damaged")).await;
+    let _: () = cluster
+        .redis_server()
+        .cmd(&["SET", "counter:damaged:version", "not-a-number"])
+        .await;
+    let answer = replica.increment("damaged", 1, Some("d-1")).await;
+    assert_eq!(answer.status, 500, "{}", answer.body);
+    assert_eq!(answer.body["error"]["code"], "internal");
+    assert_eq!(
+        cluster.redis_server().get_i64("counter:damaged").await,
+        Some(5),
+        "nothing was written"
+    );
+    // Several reconcile periods pass over the damaged counter: the replica stays ready and
+    // keeps serving the others.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(replica.readyz().await, 200);
+    replica.increment("healthy", 2, None).await;
+    other.wait_for_value(2).await;
+}

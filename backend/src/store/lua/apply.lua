@@ -19,6 +19,14 @@ if op_key then
   end
 end
 
+-- Nothing may be written before every check has passed: Redis does not roll a script back,
+-- so a failure halfway would leave a change without its version, record or PUBLISH. A
+-- version key damaged by hand is refused here, before INCRBY.
+local version_now = redis.call('GET', KEYS[2])
+if version_now and not string.match(version_now, '^%d+$') then
+  return {'not_integer'}
+end
+
 -- INCRBY refuses, and changes nothing, when the result would leave the 64-bit range or the
 -- stored value is not an integer.
 local applied = redis.pcall('INCRBY', KEYS[1], ARGV[1])

@@ -13,7 +13,7 @@
 
 local value = redis.call('GET', KEYS[1]) or '0'
 local version = redis.call('GET', KEYS[2]) or '0'
-if not string.match(value, '^-?%d+$') then
+if not string.match(value, '^-?%d+$') or not string.match(version, '^%d+$') then
   return redis.error_reply('the value of ' .. ARGV[4] .. ' is not an integer')
 end
 if ARGV[1] ~= '' then
