@@ -208,7 +208,17 @@ async fn send_loop<S>(
                 let online = *membership.presence.borrow_and_update();
                 Message::Text(ServerMessage::Presence { online }.to_json().into())
             }
-            _ = ping.tick() => Message::Ping(Default::default()),
+            _ = ping.tick() => {
+                // Pings keep NAT mappings open and prove the peer alive to this side, but a
+                // page's JavaScript cannot see them: a presence frame doubles as the
+                // heartbeat by which the page knows its socket is not half-open.
+                let online = *membership.presence.borrow();
+                let heartbeat = ServerMessage::Presence { online }.to_json();
+                if send(&mut sink, Message::Text(heartbeat.into()), timing).await.is_err() {
+                    return;
+                }
+                Message::Ping(Default::default())
+            }
         };
         let closing = matches!(message, Message::Close(_));
         if send(&mut sink, message, timing).await.is_err() || closing {

@@ -9,11 +9,16 @@
 //! the same instant. The window's `online` event retries at once, and so does coming back
 //! to the page (`visibilitychange` to visible, `pageshow` from the back-forward cache): a
 //! phone that was locked or in a pocket is live again the moment it is looked at.
+//!
+//! A socket can also die without closing (a phone moving from wifi to cellular leaves a
+//! half-open connection that still says OPEN). The server sends a frame at least every
+//! 20 seconds, so a socket silent for [`SILENCE_MS`] is taken for dead and replaced, and the
+//! `online` event replaces even an open socket: the network under it has changed.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::Timeout;
+use gloo_timers::callback::{Interval, Timeout};
 use shared::{ClientMessage, ServerMessage};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
@@ -29,6 +34,13 @@ const FIRST_DELAY_MS: u32 = 250;
 /// The longest retry delay, in milliseconds: short enough that a phone back in coverage is
 /// live again within seconds, long enough that a dead server is not hammered.
 const MAX_DELAY_MS: u32 = 10_000;
+
+/// How long an open socket may stay silent before it is taken for dead, in milliseconds:
+/// the server's heartbeat comes every 20 s, so this is two missed beats and some.
+const SILENCE_MS: f64 = 50_000.0;
+
+/// How often the silence is checked, in milliseconds.
+const WATCHDOG_MS: u32 = 5_000;
 
 /// A live link to one counter's WebSocket. Dropping it closes the socket and stops retrying.
 pub struct Connection {
@@ -50,8 +62,11 @@ impl Connection {
             failures: Cell::new(0),
             retry: RefCell::new(None),
             window_listeners: RefCell::new(Vec::new()),
+            last_frame_at: Cell::new(0.0),
+            watchdog: RefCell::new(None),
         });
         shared.listen_to_window();
+        shared.watch_for_silence();
         let online = web_sys::window().is_none_or(|window| window.navigator().on_line());
         shared.on_action.emit(Action::BrowserOnline(online));
         shared.connect();
@@ -102,8 +117,13 @@ struct Shared {
     /// Whether the current socket reported `Connected`, so only such a socket reports
     /// `Disconnected`.
     open: Cell<bool>,
-    /// Failed attempts in a row; sets the next delay. A frame from the server resets it.
+    /// Failed attempts in a row; sets the next delay. A `state` frame resets it: a server
+    /// that answers only with an error and a close must not be retried at full speed.
     failures: Cell<u32>,
+    /// When the current socket last delivered a frame (or opened), by `Date.now()`.
+    last_frame_at: Cell<f64>,
+    /// Checks for a silent socket; dropped with the connection.
+    watchdog: RefCell<Option<Interval>>,
     /// The scheduled retry; replacing or dropping it cancels it.
     retry: RefCell<Option<Timeout>>,
     /// The window's and document's handlers, removed on drop.
@@ -157,6 +177,7 @@ impl Shared {
         let on_open = Closure::<dyn FnMut()>::new(move || {
             if let Some(shared) = Self::current(&weak, generation) {
                 shared.open.set(true);
+                shared.last_frame_at.set(js_sys::Date::now());
                 shared.on_action.emit(Action::Connected);
             }
         });
@@ -172,7 +193,10 @@ impl Shared {
             let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else {
                 return;
             };
-            shared.failures.set(0);
+            shared.last_frame_at.set(js_sys::Date::now());
+            if matches!(message, ServerMessage::State(_)) {
+                shared.failures.set(0);
+            }
             shared.on_action.emit(Action::Received(message));
         });
         let weak = Rc::downgrade(self);
@@ -233,9 +257,10 @@ impl Shared {
         listeners.push(Listener::on_window("online", move |_| {
             if let Some(shared) = weak.upgrade() {
                 shared.on_action.emit(Action::BrowserOnline(true));
-                // An attempt still in flight was most likely started without a network and
-                // would only fail later.
-                shared.reconnect_now(false);
+                // The network under the socket changed: an open socket may be half-open and
+                // an attempt in flight was most likely started without a network. Both go.
+                shared.failures.set(0);
+                shared.connect();
             }
         }));
         let weak = Rc::downgrade(self);
@@ -268,6 +293,24 @@ impl Shared {
             self.failures.set(0);
             self.connect();
         }
+    }
+}
+
+impl Shared {
+    /// Replaces an open socket that has been silent too long (see the module docs).
+    fn watch_for_silence(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        let interval = Interval::new(WATCHDOG_MS, move || {
+            let Some(shared) = weak.upgrade() else {
+                return;
+            };
+            let silent = js_sys::Date::now() - shared.last_frame_at.get() > SILENCE_MS;
+            if shared.open.get() && silent {
+                shared.failures.set(0);
+                shared.connect();
+            }
+        });
+        *self.watchdog.borrow_mut() = Some(interval);
     }
 }
 

@@ -32,17 +32,22 @@ async fn the_server_pings_and_closes_idle_sockets() {
         .unwrap();
     // Reading answers pings (tungstenite sends the pongs), which keeps the socket alive well
     // past the idle timeout.
-    let mut pings = 0;
+    let (mut pings, mut heartbeats) = (0, 0);
     let started = tokio::time::Instant::now();
     while started.elapsed() < Duration::from_millis(2500) {
         match tokio::time::timeout(PATIENCE, socket.next()).await.unwrap() {
             Some(Ok(Message::Ping(_))) => pings += 1,
+            // The heartbeat a page can see: a presence frame with every ping.
+            Some(Ok(Message::Text(text))) if text.contains(r#""type":"presence""#) => {
+                heartbeats += 1
+            }
             Some(Ok(Message::Close(frame))) => panic!("closed while answering pings: {frame:?}"),
             Some(Ok(_)) => {}
             other => panic!("socket ended: {other:?}"),
         }
     }
     assert!(pings >= 5, "{pings} pings");
+    assert!(heartbeats >= 5, "{heartbeats} heartbeats");
 
     // A client that stops reading stops answering pings: the server closes it.
     drop(socket);
