@@ -7,6 +7,6 @@ use shared::{ClientMessage, MAX_BY, MAX_OP_ID_LEN};
 fuzz_target!(|text: &str| {
     if let Ok(change) = ClientMessage::decode(text) {
         assert!((1..=MAX_BY).contains(&change.by));
-        assert!(change.op_id.is_none_or(|id| id.as_str().len() <= MAX_OP_ID_LEN));
+        assert!(change.op_id.is_none_or(|id| id.as_str().chars().count() <= MAX_OP_ID_LEN));
     }
 });

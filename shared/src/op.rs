@@ -9,7 +9,7 @@ use crate::error::{ErrorCode, ProtocolError};
 /// The largest step of one operation.
 pub const MAX_BY: i64 = 1_000_000;
 
-/// The longest `op_id`, in bytes.
+/// The longest `op_id`, in characters (DESIGN.md's unit; ids made by the app are ASCII).
 pub const MAX_OP_ID_LEN: usize = 64;
 
 /// A client's name for one operation, opaque to the server. Sending the same `op_id` again
@@ -30,10 +30,10 @@ impl TryFrom<String> for OpId {
 
     fn try_from(id: String) -> Result<Self, Self::Error> {
         // Control characters would make the id unreadable in logs and `redis-cli` output.
-        if id.is_empty() || id.len() > MAX_OP_ID_LEN || id.chars().any(char::is_control) {
+        if id.is_empty() || id.chars().count() > MAX_OP_ID_LEN || id.chars().any(char::is_control) {
             return Err(ProtocolError::new(
                 ErrorCode::BadRequest,
-                "op_id must be 1 to 64 bytes of printable text",
+                "op_id must be 1 to 64 characters of printable text",
             ));
         }
         Ok(Self(id))
@@ -151,7 +151,12 @@ mod tests {
 
     #[test]
     fn op_id_is_bounded() {
-        for id in [String::new(), "x".repeat(65), "a\nb".to_owned()] {
+        for id in [
+            String::new(),
+            "x".repeat(65),
+            "ü".repeat(65),
+            "a\nb".to_owned(),
+        ] {
             let request = ChangeRequest {
                 by: None,
                 op_id: Some(id),
@@ -163,5 +168,13 @@ mod tests {
             op_id: Some("x".repeat(64)),
         };
         assert_eq!(request.validate(Direction::Increment).unwrap().by, MAX_BY);
+        let request = ChangeRequest {
+            by: None,
+            op_id: Some("ü".repeat(64)),
+        };
+        assert!(
+            request.validate(Direction::Increment).is_ok(),
+            "64 characters, 128 bytes"
+        );
     }
 }

@@ -32,14 +32,14 @@ proptest! {
             Ok(change) => {
                 prop_assert!((1..=MAX_BY).contains(&change.by));
                 if let Some(id) = &change.op_id {
-                    prop_assert!(!id.as_str().is_empty() && id.as_str().len() <= MAX_OP_ID_LEN);
+                    prop_assert!(!id.as_str().is_empty() && id.as_str().chars().count() <= MAX_OP_ID_LEN);
                 }
             }
             Err((err, op_id)) => {
                 prop_assert_eq!(err.code, ErrorCode::BadRequest);
                 prop_assert!(!err.message.is_empty());
                 if let Some(id) = op_id {
-                    prop_assert!(id.as_str().len() <= MAX_OP_ID_LEN);
+                    prop_assert!(id.as_str().chars().count() <= MAX_OP_ID_LEN);
                 }
             }
         }

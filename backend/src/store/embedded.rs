@@ -127,26 +127,48 @@ impl EmbeddedStore {
         .await
     }
 
-    /// Deletes expired dedupe records; returns how many went.
+    /// Deletes expired dedupe records; returns how many went. It works in batches of short
+    /// write transactions, so presses (which need the one writer) wait for a batch at most,
+    /// never for a scan of a day's records.
     pub async fn purge_expired_ops(&self) -> Result<usize, StoreError> {
-        let store = self.clone();
-        run_blocking(move || {
-            let now = unix_seconds();
-            let txn = store.db.begin_write().map_err(fault)?;
-            let mut removed = 0;
-            {
-                let mut ops = txn.open_table(OPS).map_err(fault)?;
-                ops.retain(|_, (_, _, expires)| {
-                    let keep = expires > now;
-                    removed += usize::from(!keep);
-                    keep
-                })
-                .map_err(fault)?;
+        const BATCH: usize = 5_000;
+        let mut removed = 0;
+        loop {
+            let store = self.clone();
+            let batch = run_blocking(move || {
+                let now = unix_seconds();
+                let expired: Vec<(String, String)> = {
+                    let txn = store.db.begin_read().map_err(fault)?;
+                    let ops = txn.open_table(OPS).map_err(fault)?;
+                    let mut expired = Vec::new();
+                    for entry in ops.iter().map_err(fault)? {
+                        let (key, record) = entry.map_err(fault)?;
+                        if record.value().2 <= now {
+                            let (name, op_id) = key.value();
+                            expired.push((name.to_owned(), op_id.to_owned()));
+                            if expired.len() == BATCH {
+                                break;
+                            }
+                        }
+                    }
+                    expired
+                };
+                let txn = store.db.begin_write().map_err(fault)?;
+                {
+                    let mut ops = txn.open_table(OPS).map_err(fault)?;
+                    for (name, op_id) in &expired {
+                        ops.remove((name.as_str(), op_id.as_str())).map_err(fault)?;
+                    }
+                }
+                txn.commit().map_err(fault)?;
+                Ok(expired.len())
+            })
+            .await?;
+            removed += batch;
+            if batch < BATCH {
+                return Ok(removed);
             }
-            txn.commit().map_err(fault)?;
-            Ok(removed)
-        })
-        .await
+        }
     }
 }
 
@@ -207,5 +229,61 @@ mod tests {
         let state = store.get(&name).await.unwrap();
         assert_eq!((state.value, state.version), (3, 2));
         assert_eq!(store.purge_expired_ops().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn expired_records_are_purged_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        // Records that expire at once.
+        let store = EmbeddedStore::open(dir.path(), Duration::ZERO).unwrap();
+        let name = CounterName::global();
+        for k in 0..3 {
+            store
+                .apply(&name, &change(1, Some(&format!("p{k}"))))
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.purge_expired_ops().await.unwrap(), 3);
+        assert_eq!(store.purge_expired_ops().await.unwrap(), 0);
+        assert_eq!(
+            store.get(&name).await.unwrap().value,
+            3,
+            "purging changes no counter"
+        );
+    }
+
+    #[tokio::test]
+    async fn overflow_is_refused_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path(), Duration::from_secs(60)).unwrap();
+        let name = CounterName::global();
+        let txn = store.db.begin_write().unwrap();
+        txn.open_table(COUNTERS)
+            .unwrap()
+            .insert(name.as_str(), (i64::MAX - 1, 7))
+            .unwrap();
+        txn.commit().unwrap();
+        assert_eq!(
+            store
+                .apply(&name, &change(1, None))
+                .await
+                .unwrap()
+                .state
+                .value,
+            i64::MAX
+        );
+        assert!(matches!(
+            store.apply(&name, &change(1, Some("too-far"))).await,
+            Err(StoreError::Overflow)
+        ));
+        let state = store.get(&name).await.unwrap();
+        assert_eq!((state.value, state.version), (i64::MAX, 8));
+        // The refused op left no record: once the value allows it, it applies.
+        store.apply(&name, &change(-5, None)).await.unwrap();
+        let later = store
+            .apply(&name, &change(1, Some("too-far")))
+            .await
+            .unwrap();
+        assert!(!later.duplicate);
     }
 }
