@@ -129,22 +129,11 @@ async fn a_hung_redis_gets_bounded_answers_and_recovers() {
         "RSS grew by {grown} KiB while Redis hung"
     );
     // The replicas' deadline (1 s in tests) answers every request, REST and WebSocket.
-    for replica in &cluster.replicas {
-        let answer = replica.increment("hung", 1, Some("while-hung")).await;
-        assert_eq!(answer.status, 503, "{}", answer.body);
-        assert_eq!(answer.body["error"]["code"], "unavailable");
-    }
-    let reply = watchers[0].change(1, "ws-while-hung").await;
-    assert!(
-        matches!(
-            reply,
-            ServerMessage::Error {
-                code: ErrorCode::Unavailable,
-                ..
-            }
-        ),
-        "{reply:?}"
-    );
+    cluster
+        .assert_changes_unavailable("hung", "while-hung")
+        .await;
+    let refused = watchers[0].change_refused(1, "ws-while-hung").await;
+    assert_eq!(refused, ErrorCode::Unavailable);
     cluster.wait_ready(503).await;
     signal(pid, "CONT");
     cluster.wait_ready(200).await;
@@ -183,6 +172,13 @@ async fn script_flush_reloads_the_script_and_applies_once() {
     assert_eq!(cluster.stored_value("flush").await, 2);
 }
 
+async fn set_pubsub_buffer_limit(cluster: &Cluster, limit: &str) {
+    let _: () = cluster
+        .redis_server()
+        .cmd(&["CONFIG", "SET", "client-output-buffer-limit", limit])
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_dropped_by_redis_resubscribes_and_resyncs() {
     let cluster = Cluster::redis(2).await;
@@ -192,15 +188,7 @@ async fn a_subscriber_dropped_by_redis_resubscribes_and_resyncs() {
     // A tiny output-buffer limit, then a message too big for a client's fixed reply buffer
     // (16 KiB): Redis drops every subscriber at once. The message itself is junk on a counter
     // channel, which the replicas must shrug off. Changes go on meanwhile.
-    let _: () = cluster
-        .redis_server()
-        .cmd(&[
-            "CONFIG",
-            "SET",
-            "client-output-buffer-limit",
-            "pubsub 32 0 0",
-        ])
-        .await;
+    set_pubsub_buffer_limit(&cluster, "pubsub 32 0 0").await;
     let junk = "x".repeat(64 * 1024);
     for k in 1..=20 {
         if k % 5 == 1 {
@@ -214,15 +202,7 @@ async fn a_subscriber_dropped_by_redis_resubscribes_and_resyncs() {
     for watcher in &mut watchers {
         watcher.wait_for_value(20).await;
     }
-    let _: () = cluster
-        .redis_server()
-        .cmd(&[
-            "CONFIG",
-            "SET",
-            "client-output-buffer-limit",
-            "pubsub 32mb 8mb 60",
-        ])
-        .await;
+    set_pubsub_buffer_limit(&cluster, "pubsub 32mb 8mb 60").await;
     cluster.wait_ready(200).await;
     let subscribers = subscriber_ids(&cluster).await;
     assert_eq!(subscribers.len(), 2);

@@ -97,6 +97,17 @@ impl Cluster {
         }
     }
 
+    /// Checks that every replica refuses a REST change with 503 `unavailable` (and that the
+    /// process itself is fine).
+    pub async fn assert_changes_unavailable(&self, name: &str, op_id: &str) {
+        for replica in &self.replicas {
+            let answer = replica.increment(name, 1, Some(op_id)).await;
+            assert_eq!(answer.status, 503, "{}", answer.body);
+            assert_eq!(answer.body["error"]["code"], "unavailable");
+            assert_eq!(replica.healthz().await, 200, "the process itself is fine");
+        }
+    }
+
     /// One client per replica watching counter `name`.
     pub async fn watchers(&self, name: &str) -> Vec<WsClient> {
         let mut watchers = Vec::new();

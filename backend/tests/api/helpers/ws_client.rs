@@ -112,6 +112,14 @@ impl WsClient {
         self.reply_to(op_id).await
     }
 
+    /// Sends a change that must be refused; returns the refusal's code.
+    pub async fn change_refused(&mut self, delta: i64, op_id: &str) -> shared::ErrorCode {
+        match self.change(delta, op_id).await {
+            ServerMessage::Error { code, .. } => code,
+            other => panic!("{op_id} should have been refused, got {other:?}"),
+        }
+    }
+
     /// Reads until the ack or error for `op_id`.
     pub async fn reply_to(&mut self, op_id: &str) -> ServerMessage {
         loop {
