@@ -32,6 +32,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -118,6 +119,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
     tracing::info!(%address, "listening");
     // Connect info gives handlers the peer address, for the per-address socket cap.
     let service = app::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Small frames must leave at once: with Nagle's algorithm, an ack waited for the peer's
+    // delayed ACK, 40 ms on Linux (BENCHMARKS.md).
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;

@@ -19,9 +19,12 @@ use super::cluster::{self, SourceAddresses};
 use super::worker::{Command, Ready, RoundReport};
 use super::{Bench, CpuSplit};
 
-/// Subscribers per worker process: well under the 20,000 open files a process may hold.
-const SUBSCRIBERS_PER_WORKER: usize = 8_000;
-/// Source addresses per worker: 8,000 connections need far fewer than one address's ports.
+/// Subscribers per worker process. A worker decodes its frames one after another, so a burst of
+/// N frames queues in it: at 5,000 per worker that queue alone put a ~50 ms floor under the
+/// latency. 2,500 keeps the floor lower and the processes few (and far from the 20,000 open
+/// files a process may hold).
+const SUBSCRIBERS_PER_WORKER: usize = 2_500;
+/// Source addresses per worker: 2,500 connections need far fewer than one address's ports.
 const SOURCES_PER_WORKER: usize = 2;
 /// How long workers get to open their connections.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(180);
@@ -48,6 +51,10 @@ pub struct FanoutResult {
     pub not_converged: u64,
     /// From sending the last change until the last subscriber showed it.
     pub converge_ms: f64,
+    /// From the last change's ack (it was applied) until the last subscriber showed it: the
+    /// fan-out's share of `converge_ms`, without the time the change queued before applying.
+    /// Negative when a subscriber saw the state before the writer saw its ack.
+    pub converge_after_ack_ms: f64,
     pub cpu: CpuSplit,
     /// Resident memory of each replica at the end of the round.
     pub replica_rss_mib: Vec<f64>,
@@ -174,6 +181,8 @@ struct Changes {
     final_version: u64,
     /// When the change that produced `final_version` was sent.
     last_send_ns: u64,
+    /// When its ack came back: the replica had applied it by then.
+    last_ack_ns: u64,
     /// Wall time from the first send to the last.
     elapsed: Duration,
 }
@@ -236,6 +245,7 @@ pub async fn run(bench: &mut Bench<'_>) -> Result<Vec<FanoutResult>> {
                 // Connections lost during the round count as not converged.
                 not_converged: workers.connected.saturating_sub(converged),
                 converge_ms: last.saturating_sub(changes.last_send_ns) as f64 / 1e6,
+                converge_after_ack_ms: (last as f64 - changes.last_ack_ns as f64) / 1e6,
                 cpu: CpuSplit::between(&before, &after, bench.ticks_per_second),
                 replica_rss_mib: bench
                     .replicas
@@ -289,6 +299,7 @@ async fn make_changes(socket: &mut client::Socket, rate: u32, seconds: f64) -> R
     let round = now_ns();
     let mut sent_at: Vec<u64> = Vec::with_capacity(count as usize);
     let mut versions: HashMap<u64, u64> = HashMap::new();
+    let mut acked_at: HashMap<u64, u64> = HashMap::new();
     let start = tokio::time::Instant::now();
     let (mut sink, mut stream) = socket.split();
     let mut next = 0;
@@ -315,6 +326,7 @@ async fn make_changes(socket: &mut client::Socket, rate: u32, seconds: f64) -> R
                     Ok(ServerMessage::Ack { op_id: Some(op_id), version, .. }) => {
                         if let Some(index) = op_id.as_str().rsplit('-').next().and_then(|i| i.parse::<u64>().ok()) {
                             versions.insert(index, version);
+                            acked_at.insert(version, now_ns());
                         }
                     }
                     Ok(ServerMessage::Error { code, message, .. }) => {
@@ -337,10 +349,15 @@ async fn make_changes(socket: &mut client::Socket, rate: u32, seconds: f64) -> R
         .collect();
     send_times.sort_unstable();
     let (final_version, last_send_ns) = send_times.last().copied().unwrap_or((0, now_ns()));
+    let last_ack_ns = acked_at
+        .get(&final_version)
+        .copied()
+        .unwrap_or(last_send_ns);
     Ok(Changes {
         send_times,
         final_version,
         last_send_ns,
+        last_ack_ns,
         elapsed,
     })
 }

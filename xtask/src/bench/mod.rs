@@ -252,7 +252,12 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
         .block_on(measure(workspace, plan, &binary, &out_dir))?;
 
     report::print_table(&results);
-    let json = out_dir.join("results.json");
+    // Another binary's results go beside the main ones, so that a before and after sit side
+    // by side.
+    let json = out_dir.join(match options.backend {
+        Some(_) => "results-other-backend.json",
+        None => "results.json",
+    });
     std::fs::write(&json, serde_json::to_string_pretty(&results)?)?;
     eprintln!("\nwrote {}", json.display());
     if !results.plan.quick && options.backend.is_none() {

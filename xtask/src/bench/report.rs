@@ -24,6 +24,8 @@ pub struct Machine {
     pub date_utc: String,
     /// `/proc/loadavg` when the run started: how busy the shared box already was.
     pub load_average: String,
+    /// `git describe --always --dirty` of the tree that was measured.
+    pub commit: String,
 }
 
 impl Machine {
@@ -44,7 +46,14 @@ impl Machine {
             .output()
             .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
             .unwrap_or_default();
+        let commit = std::process::Command::new("git")
+            .args(["describe", "--always", "--dirty"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            .unwrap_or_default();
         Machine {
+            commit,
             cores: std::thread::available_parallelism().map_or(0, usize::from),
             cpu_model,
             memory_gib,
@@ -62,7 +71,7 @@ impl Machine {
 pub fn fanout_line(result: &FanoutResult) -> String {
     format!(
         "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.0} frames/s ({:.0} % of versions), \
-         {} stale, {} not converged, converged {:.1} ms after the last change, \
+         {} stale, {} not converged, converged {:.1} ms after the last change ({:.1} ms after its ack), \
          CPU replicas {:.0} % redis {:.0} % generator {:.0} %",
         result.latency.p50_ms,
         result.latency.p99_ms,
@@ -72,6 +81,7 @@ pub fn fanout_line(result: &FanoutResult) -> String {
         result.stale_frames,
         result.not_converged,
         result.converge_ms,
+        result.converge_after_ack_ms,
         result.cpu.replicas_pct,
         result.cpu.redis_pct,
         result.cpu.generator_pct,
@@ -84,9 +94,10 @@ pub fn tables(results: &Results) -> String {
     let m = &results.machine;
     let _ = writeln!(
         out,
-        "Run: {} ({}), {} cores ({}), {:.1} GiB, Linux {}, load average at start {}.\n",
+        "Run: {} ({}) of commit {}, {} cores ({}), {:.1} GiB, Linux {}, load average at start {}.\n",
         m.date_utc,
         if results.plan.quick { "quick" } else { "full" },
+        m.commit,
         m.cores,
         m.cpu_model,
         m.memory_gib,
@@ -105,7 +116,7 @@ pub fn tables(results: &Results) -> String {
     let _ = writeln!(
         out,
         "| subscribers | changes/s | p50 ms | p99 ms | max ms | frames/s | delivered | stale | \
-         not converged | converged after last change, ms | CPU replicas / redis / generator % | \
+         not converged | converged after last change (after its ack), ms | CPU replicas / redis / generator % | \
          replica RSS MiB |"
     );
     let _ = writeln!(
@@ -115,7 +126,7 @@ pub fn tables(results: &Results) -> String {
     for r in &results.fanout {
         let _ = writeln!(
             out,
-            "| {} ({} connected) | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} % | {} | {} | {:.1} | \
+            "| {} ({} connected) | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} % | {} | {} | {:.1} ({:.1}) | \
              {:.0} / {:.0} / {:.0} | {} |",
             r.subscribers,
             r.connected,
@@ -128,6 +139,7 @@ pub fn tables(results: &Results) -> String {
             r.stale_frames,
             r.not_converged,
             r.converge_ms,
+            r.converge_after_ack_ms,
             r.cpu.replicas_pct,
             r.cpu.redis_pct,
             r.cpu.generator_pct,
@@ -275,9 +287,9 @@ fn targets(results: &Results) -> Vec<(String, String, String)> {
     let (measured, hot) = match cell(1_000, 1_000) {
         Some(r) => (
             format!(
-                "last subscriber showed the final value {:.1} ms after the last change ({} not \
-                 converged)",
-                r.converge_ms, r.not_converged
+                "last subscriber showed the final value {:.1} ms after the last change was sent \
+                 ({:.1} ms after its ack; {} not converged)",
+                r.converge_ms, r.converge_after_ack_ms, r.not_converged
             ),
             verdict(
                 r.converge_ms < 50.0 && r.not_converged == 0,
