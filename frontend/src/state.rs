@@ -160,6 +160,10 @@ pub struct State {
     /// True from the moment a socket opens until its first `state` frame, which is then taken
     /// whatever its version (the store may have been reset).
     awaiting_first_state: bool,
+    /// A newer `state` that came while presses of this page were in flight on the socket: it
+    /// may already include them, and showing it plus those presses would count them twice for
+    /// a moment. It is taken once they are answered (or the socket goes).
+    held: Option<Confirmed>,
     /// What the browser says about the network; it decides between `offline` and
     /// `reconnecting`.
     browser_online: bool,
@@ -187,6 +191,7 @@ impl State {
             connection: 0,
             socket_open: false,
             awaiting_first_state: true,
+            held: None,
             browser_online: true,
             online: None,
             error: None,
@@ -309,11 +314,13 @@ impl State {
                 self.connection += 1;
                 self.socket_open = true;
                 self.awaiting_first_state = true;
+                self.held = None;
                 self.mark_all_unsent();
             }
             Action::Disconnected => {
                 self.socket_open = false;
                 self.awaiting_first_state = true;
+                self.held = None;
                 // The count came from that socket; a stale one would mislead.
                 self.online = None;
                 self.mark_all_unsent();
@@ -350,13 +357,20 @@ impl State {
     fn receive(&mut self, message: ServerMessage) {
         match message {
             ServerMessage::State(state) => {
+                let report = Confirmed {
+                    value: state.value,
+                    version: state.version,
+                };
                 let newer = self.confirmed.is_none_or(|c| state.version > c.version);
-                if self.awaiting_first_state || newer {
-                    self.confirmed = Some(Confirmed {
-                        value: state.value,
-                        version: state.version,
-                    });
+                if self.awaiting_first_state {
+                    self.confirmed = Some(report);
                     self.awaiting_first_state = false;
+                } else if newer && self.in_flight() {
+                    if self.held.is_none_or(|held| report.version > held.version) {
+                        self.held = Some(report);
+                    }
+                } else if newer {
+                    self.confirmed = Some(report);
                 }
             }
             ServerMessage::Ack {
@@ -374,6 +388,7 @@ impl State {
                 if !self.awaiting_first_state && newer {
                     self.confirmed = Some(Confirmed { value, version });
                 }
+                self.release_held();
             }
             ServerMessage::Error {
                 code,
@@ -393,6 +408,7 @@ impl State {
                     Some(op_id) => self.settle(&op_id),
                     None => {}
                 }
+                self.release_held();
                 self.error = Some(describe(code, &message));
             }
             ServerMessage::Presence { online } => self.online = Some(online),
@@ -431,6 +447,23 @@ impl State {
             ever_sent: false,
             created_ms: at_ms,
         });
+    }
+
+    /// Whether presses of this page are out on the socket, unanswered.
+    fn in_flight(&self) -> bool {
+        self.pending.iter().any(|op| op.sent)
+    }
+
+    /// Takes the held `state` once nothing is in flight any more.
+    fn release_held(&mut self) {
+        if self.in_flight() {
+            return;
+        }
+        if let Some(held) = self.held.take()
+            && self.confirmed.is_none_or(|c| held.version > c.version)
+        {
+            self.confirmed = Some(held);
+        }
     }
 
     /// Forgets an op the server has answered.
@@ -785,5 +818,47 @@ mod tests {
         let restored = State::restore("c2".into(), state.saved(), 5_000 + MAX_AGE_MS);
         assert_eq!(restored.unsettled_presses(), 0);
         assert_eq!(restored.expired(), 1);
+    }
+
+    #[test]
+    fn a_state_that_may_include_a_press_in_flight_waits_for_its_ack() {
+        let mut state = live(10, 1);
+        state.apply(press(1));
+        let op = state.outbox().next().unwrap().op_id.clone();
+        flush(&mut state);
+        // The change's own state frame overtakes its ack (pub/sub is faster than the reply).
+        state.apply(state_frame(11, 2));
+        assert_eq!(
+            state.displayed_value(),
+            Some(11),
+            "the press is not counted twice"
+        );
+        // Someone else's change arrives too, still before the ack.
+        state.apply(state_frame(15, 3));
+        assert_eq!(state.displayed_value(), Some(11));
+        state.apply(Action::Received(ServerMessage::Ack {
+            op_id: Some(op),
+            value: 11,
+            version: 2,
+        }));
+        assert_eq!(
+            state.displayed_value(),
+            Some(15),
+            "the held state is taken after the ack"
+        );
+        assert_eq!(state.unsettled_presses(), 0);
+    }
+
+    #[test]
+    fn with_nothing_in_flight_states_show_at_once() {
+        let mut state = live(10, 1);
+        state.apply(state_frame(12, 2));
+        assert_eq!(state.displayed_value(), Some(12));
+        // A press made offline is pending but not in flight: others' changes still show.
+        state.apply(Action::Disconnected);
+        state.apply(press(1));
+        state.apply(Action::Connected);
+        state.apply(state_frame(20, 5));
+        assert_eq!(state.displayed_value(), Some(21));
     }
 }
