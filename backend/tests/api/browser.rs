@@ -48,6 +48,21 @@ struct Driver {
     http: reqwest::Client,
 }
 
+impl Drop for Driver {
+    /// Ends the browsers this driver started, even when a test failed before closing its
+    /// session: killing chromedriver alone would leave them running. Each is found by its
+    /// own profile folder.
+    fn drop(&mut self) {
+        for profile in &self.profiles {
+            let _ = std::process::Command::new("pkill")
+                .arg("-KILL")
+                .arg("-f")
+                .arg(format!("--user-data-dir={}", profile.path().display()))
+                .status();
+        }
+    }
+}
+
 impl Driver {
     async fn start() -> Self {
         let port = free_port();
