@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::helpers::{Cluster, eventually, free_port, logs_wanted, workspace_root};
+use crate::helpers::{Cluster, eventually, free_port, process_output, workspace_root};
 
 /// Held by each browser test for its whole run.
 static BROWSERS: Mutex<()> = Mutex::const_new(());
@@ -69,11 +69,7 @@ impl Driver {
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
-            .stderr(if logs_wanted() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stderr(process_output())
             .kill_on_drop(true)
             .spawn()
             .expect("chromedriver must be installed (cargo xtask test installs it)");

@@ -3,15 +3,12 @@
 //! that retry by op_id as the frontend does, and checks that every acknowledged op counts
 //! exactly once and every client converges.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use shared::{ErrorCode, ServerMessage};
-use tokio::task::JoinHandle;
 
-use crate::helpers::{Cluster, RedisServer, ResilientWriter, WsClient};
+use crate::helpers::{Cluster, Load, RedisServer, WsClient};
 use crate::redis::subscriber_ids;
 
 /// Sends a signal to a process.
@@ -23,60 +20,12 @@ fn signal(pid: u32, name: &str) {
     assert!(status.success(), "kill -{name} {pid}");
 }
 
-/// Writers running in the background until told to stop, each applying its ops in turn,
-/// spread over the replicas, retrying every op under its op_id until it is acknowledged.
-struct Load {
-    tasks: Vec<JoinHandle<(i64, usize)>>,
-    /// Set to end the load; every writer finishes the op it is on.
-    stop: Arc<AtomicBool>,
-}
-
-impl Load {
-    fn start(cluster: &Cluster, name: &str, writers: usize) -> Self {
-        let urls: Vec<String> = cluster.replicas.iter().map(|r| r.ws_url(name)).collect();
-        let stop = Arc::new(AtomicBool::new(false));
-        let tasks = (0..writers)
-            .map(|w| {
-                let mut writer = ResilientWriter::new(urls.clone(), w);
-                let name = name.to_owned();
-                let stop = stop.clone();
-                tokio::spawn(async move {
-                    let mut sum = 0;
-                    let mut k = 0;
-                    while !stop.load(Ordering::Relaxed) {
-                        let delta = if (w + k) % 4 == 0 { -1 } else { 2 };
-                        writer.apply(delta, &format!("{name}-w{w}-{k}")).await;
-                        sum += delta;
-                        k += 1;
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                    (sum, writer.retries)
-                })
-            })
-            .collect();
-        Self { tasks, stop }
-    }
-
-    /// Stops the writers and waits for them; returns the value the counter must end on
-    /// (every acknowledged op exactly once) and how many sends had to be retried.
-    async fn finish(self) -> (i64, usize) {
-        self.stop.store(true, Ordering::Relaxed);
-        let (mut expected, mut retries) = (0, 0);
-        for task in self.tasks {
-            let (sum, retried) = task.await.expect("writer");
-            expected += sum;
-            retries += retried;
-        }
-        (expected, retries)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_kill_9_with_aof_loses_no_acknowledged_op() {
     let redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]).await;
     let mut cluster = Cluster::redis_on(redis, 2, &[]).await;
     let mut watchers = cluster.watchers("aof").await;
-    let load = Load::start(&cluster, "aof", 4);
+    let load = Load::start(cluster.ws_urls("aof"), "aof", 4);
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     cluster.redis_server_mut().kill9().await;
@@ -220,7 +169,7 @@ async fn a_subscriber_dropped_by_redis_resubscribes_and_resyncs() {
 async fn a_replica_killed_under_load_loses_nothing() {
     let mut cluster = Cluster::redis(2).await;
     let mut survivor = WsClient::connect(&cluster.replicas[1].ws_url("crash")).await;
-    let load = Load::start(&cluster, "crash", 6);
+    let load = Load::start(cluster.ws_urls("crash"), "crash", 6);
     tokio::time::sleep(Duration::from_millis(300)).await;
     cluster.replicas[0].kill9().await;
     tokio::time::sleep(Duration::from_millis(500)).await;

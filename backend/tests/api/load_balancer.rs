@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::acl::{self, ADMIN, AclFile};
-use crate::helpers::{Cluster, Nginx, RedisServer, ResilientWriter, WsClient, eventually};
+use crate::helpers::{Cluster, Load, Nginx, RedisServer, WsClient, eventually};
 
 /// Redis from the shipped production settings, two replicas as the service user, nginx.
 pub(crate) async fn production() -> (Cluster, Nginx, AclFile) {
@@ -81,44 +81,6 @@ impl Follower {
     }
 }
 
-/// Writers going through nginx, retrying each op under its op_id until acknowledged.
-fn steady_load(
-    nginx: &Nginx,
-    name: &str,
-    writers: usize,
-    stop: Arc<AtomicBool>,
-) -> Vec<JoinHandle<(i64, usize)>> {
-    (0..writers)
-        .map(|w| {
-            let mut writer = ResilientWriter::new(vec![nginx.ws_url(name)], 0);
-            let (name, stop) = (name.to_owned(), stop.clone());
-            tokio::spawn(async move {
-                let (mut sum, mut k) = (0, 0);
-                while !stop.load(Ordering::Relaxed) {
-                    let delta = if (w + k) % 5 == 0 { -1 } else { 1 };
-                    writer.apply(delta, &format!("{name}-{w}-{k}")).await;
-                    sum += delta;
-                    k += 1;
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                (sum, writer.retries)
-            })
-        })
-        .collect()
-}
-
-/// Stops the load and returns the value every client must end on and the retries made.
-async fn finish(writers: Vec<JoinHandle<(i64, usize)>>, stop: &AtomicBool) -> (i64, usize) {
-    stop.store(true, Ordering::Relaxed);
-    let (mut expected, mut retries) = (0, 0);
-    for writer in writers {
-        let (sum, retried) = writer.await.expect("writer");
-        expected += sum;
-        retries += retried;
-    }
-    (expected, retries)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_through_nginx_reach_every_client() {
     let (cluster, nginx, _acl) = production().await;
@@ -172,17 +134,16 @@ async fn changes_through_nginx_reach_every_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_behind_nginx_loses_nothing() {
     let (mut cluster, nginx, _acl) = production().await;
-    let stop = Arc::new(AtomicBool::new(false));
     // The clients outlive the load: they are stopped only once they have converged.
     let following = Arc::new(AtomicBool::new(false));
     let followers: Vec<_> = (0..6)
         .map(|i| Follower::start(nginx.ws_url("exit"), i, following.clone()))
         .collect();
-    let writers = steady_load(&nginx, "exit", 4, stop.clone());
+    let load = Load::start(vec![nginx.ws_url("exit")], "exit", 4);
     tokio::time::sleep(Duration::from_millis(500)).await;
     cluster.replicas[0].kill9().await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let (expected, retries) = finish(writers, &stop).await;
+    let (expected, retries) = load.finish().await;
     assert!(retries > 0, "the crash should have cut some writers off");
     assert_eq!(cluster.stored_value("exit").await, expected);
     check_followers(followers, &following, expected).await;
@@ -205,13 +166,12 @@ async fn check_followers(followers: Vec<Follower>, stop: &AtomicBool, expected: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_under_load_loses_nothing_and_counts_nothing_twice() {
     let (mut cluster, nginx, _acl) = production().await;
-    let stop = Arc::new(AtomicBool::new(false));
     // The clients outlive the load: they are stopped only once they have converged.
     let following = Arc::new(AtomicBool::new(false));
     let followers: Vec<_> = (0..8)
         .map(|i| Follower::start(nginx.ws_url("roll"), i, following.clone()))
         .collect();
-    let writers = steady_load(&nginx, "roll", 4, stop.clone());
+    let load = Load::start(vec![nginx.ws_url("roll")], "roll", 4);
     tokio::time::sleep(Duration::from_millis(500)).await;
     for i in 0..2 {
         // Drain: SIGTERM stops new sockets, tells clients to reconnect (1001), finishes the
@@ -225,7 +185,7 @@ async fn a_rolling_restart_under_load_loses_nothing_and_counts_nothing_twice() {
         replica.wait_ready(200).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let (expected, _retries) = finish(writers, &stop).await;
+    let (expected, _retries) = load.finish().await;
     assert_eq!(cluster.stored_value("roll").await, expected);
     let moved: usize = followers
         .iter()

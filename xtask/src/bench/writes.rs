@@ -45,6 +45,16 @@ struct Tally {
     latency: hdrhistogram::Histogram<u64>,
 }
 
+impl Tally {
+    fn new() -> Self {
+        Self {
+            ops: 0,
+            errors: 0,
+            latency: client::histogram(),
+        }
+    }
+}
+
 pub async fn run(bench: &mut Bench<'_>) -> Result<WriteResults> {
     let mut runs = Vec::new();
     let seconds = bench.plan.write_seconds;
@@ -116,11 +126,7 @@ pub async fn run(bench: &mut Bench<'_>) -> Result<WriteResults> {
 async fn websocket_writer(url: String, index: usize, deadline: Instant) -> Result<Tally> {
     let mut socket = client::connect(&url, IpAddr::V4(Ipv4Addr::LOCALHOST)).await?;
     wait_for_state(&mut socket).await?;
-    let mut tally = Tally {
-        ops: 0,
-        errors: 0,
-        latency: client::histogram(),
-    };
+    let mut tally = Tally::new();
     let mut sequence = 0u64;
     while Instant::now() < deadline {
         let op_id = format!("w{index}-{}-{sequence}", client::now_ns());
@@ -161,11 +167,7 @@ async fn rest_writer(
     index: usize,
     deadline: Instant,
 ) -> Result<Tally> {
-    let mut tally = Tally {
-        ops: 0,
-        errors: 0,
-        latency: client::histogram(),
-    };
+    let mut tally = Tally::new();
     let mut sequence = 0u64;
     while Instant::now() < deadline {
         let op_id = format!("r{index}-{}-{sequence}", client::now_ns());

@@ -108,6 +108,14 @@ impl Cluster {
         }
     }
 
+    /// Every replica's WebSocket URL for counter `name`.
+    pub fn ws_urls(&self, name: &str) -> Vec<String> {
+        self.replicas
+            .iter()
+            .map(|replica| replica.ws_url(name))
+            .collect()
+    }
+
     /// One client per replica watching counter `name`.
     pub async fn watchers(&self, name: &str) -> Vec<WsClient> {
         let mut watchers = Vec::new();

@@ -6,6 +6,7 @@
 
 pub mod acl;
 pub mod cluster;
+pub mod load;
 pub mod nginx;
 pub mod redis_server;
 pub mod replica;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use cluster::Cluster;
+pub use load::Load;
 pub use nginx::Nginx;
 pub use redis_server::RedisServer;
 pub use replica::Replica;
@@ -62,4 +64,13 @@ where
 /// Whether the test run wants the processes' logs.
 pub fn logs_wanted() -> bool {
     std::env::var_os("TEST_LOG").is_some()
+}
+
+/// Where a started process's output goes: the terminal with `TEST_LOG`, else nowhere.
+pub fn process_output() -> std::process::Stdio {
+    if logs_wanted() {
+        std::process::Stdio::inherit()
+    } else {
+        std::process::Stdio::null()
+    }
 }

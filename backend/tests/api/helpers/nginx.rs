@@ -4,7 +4,7 @@ use std::process::Stdio;
 
 use tokio::process::{Child, Command};
 
-use super::{eventually, free_port, logs_wanted, workspace_root};
+use super::{eventually, free_port, process_output, workspace_root};
 
 pub struct Nginx {
     /// The master process; asked to stop on drop.
@@ -46,11 +46,7 @@ impl Nginx {
             .args(["-p", &prefix, "-c", &format!("{prefix}/nginx.conf"), "-e"])
             .arg(format!("{prefix}/error.log"))
             .stdout(Stdio::null())
-            .stderr(if logs_wanted() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stderr(process_output())
             .kill_on_drop(true)
             .spawn()
             .expect("nginx must be installed (cargo xtask test installs it)");

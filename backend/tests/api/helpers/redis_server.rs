@@ -1,10 +1,8 @@
 //! A real `redis-server` on a free port, in its own temporary folder.
 
-use std::process::Stdio;
-
 use tokio::process::{Child, Command};
 
-use super::{eventually, free_port, logs_wanted};
+use super::{eventually, free_port, process_output};
 
 pub struct RedisServer {
     /// The server process; killed when this value drops.
@@ -77,13 +75,6 @@ impl RedisServer {
     }
 
     async fn spawn(&mut self) {
-        let output = || {
-            if logs_wanted() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            }
-        };
         let child = Command::new("redis-server")
             .args(&self.config_file)
             .arg("--port")
@@ -91,8 +82,8 @@ impl RedisServer {
             .args(["--bind", "127.0.0.1", "--dir"])
             .arg(self.dir.path())
             .args(&self.args)
-            .stdout(output())
-            .stderr(output())
+            .stdout(process_output())
+            .stderr(process_output())
             .kill_on_drop(true)
             .spawn()
             .expect("redis-server must be installed (cargo xtask test installs it)");
