@@ -1,22 +1,26 @@
 //! The WebSocket endpoint: one socket watching one counter.
 //!
-//! Per connection there are two loops, joined in one task: the send loop owns the socket's
-//! write half and sends state, presence and replies; the receive loop decodes frames and
-//! applies them. They meet through a small channel of replies. The loops are written over
-//! any `Sink`/`Stream` of messages, so they do not care where the socket came from.
+//! Each connection is one task running one loop. It reads the client's frames, keeps their
+//! changes in the store (several at once), and sends replies in the order the frames came,
+//! the newest state whenever the counter changes, presence changes and pings. One task and
+//! no channel between halves keeps an idle socket small and a delivery cheap (BENCHMARKS.md).
+//! The loop is written over any `Sink + Stream` of messages, so it does not care where the
+//! socket came from.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use shared::{ClientMessage, CounterName, ErrorCode, ProtocolError, ServerMessage};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
+use shared::{ClientMessage, CounterName, ErrorCode, OpId, ProtocolError, ServerMessage};
+use tokio::time::{Instant, sleep_until};
 
 use crate::app::AppState;
 use crate::counters::Counters;
@@ -27,14 +31,17 @@ use crate::rate_limit::TokenBucket;
 /// Close code 1013, "try again later": the store could not be read when the socket opened.
 const TRY_AGAIN_LATER: u16 = 1013;
 
-/// How long the send loop may take to flush the last replies after the client went quiet.
+/// How long a closing socket may wait for the replies to its last frames.
 const FLUSH_GRACE: Duration = Duration::from_secs(1);
 
-/// What the receive loop asks the send loop to send.
-enum Outgoing {
-    Frame(Utf8Bytes),
-    Close(u16, &'static str),
-}
+/// How many of one socket's frames may wait for the store at once. Waiting for each change
+/// before reading the next capped one busy socket at one store round trip per change
+/// (about 500 changes/s while the replica fans out, BENCHMARKS.md); past this many, the
+/// socket is not read until a reply goes out, so a flood still waits in its own TCP buffer.
+const MAX_IN_FLIGHT: usize = 64;
+
+/// The reply to one client frame, ready or still waiting for the store.
+type Reply = Pin<Box<dyn Future<Output = String> + Send>>;
 
 /// `GET /ws/counters/{name}`: checks the name, the origin and the connection caps before
 /// upgrading, so a refused client gets a plain HTTP error.
@@ -79,8 +86,7 @@ pub async fn upgrade(
             .metrics
             .ws_accepted
             .fetch_add(1, Ordering::Relaxed);
-        let (sink, stream) = socket.split();
-        serve(sink, stream, name, app).await;
+        serve(socket, name, app).await;
         // The permit is held for the socket's whole life.
         drop(permit);
     }))
@@ -94,89 +100,40 @@ struct Timing {
     write_timeout: Duration,
 }
 
+/// What the loop does next.
+enum Step {
+    /// Send these, in order.
+    Send(Message, Option<Message>),
+    /// Read no more: answer the frames in flight, then send this (a close frame) and end.
+    Close(Option<Message>),
+    /// Nothing to send this turn.
+    Skip,
+    /// End now.
+    End,
+}
+
 /// Serves one socket until either side ends it or the replica shuts down.
-pub async fn serve<S, R>(mut sink: S, stream: R, name: CounterName, app: AppState)
+///
+/// Shutdown is handled between frames, so that a replica being drained answers every
+/// operation in hand before its close frame: a rolling restart then leaves no client
+/// guessing whether its last press counted.
+pub async fn serve<S>(mut socket: S, name: CounterName, app: AppState)
 where
-    S: Sink<Message> + Unpin,
-    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let timing = Timing {
         ping_interval: app.config.ping_interval(),
         idle_timeout: app.config.idle_timeout(),
         write_timeout: app.config.write_timeout(),
     };
-    let membership = app.counters.hub.join(&name);
-    // Joined first, then read: a change in between reaches the hub by pub/sub or the local
-    // apply, and the hub keeps whichever is newer.
-    if membership.current().is_none() {
-        match app.counters.get(&name).await {
-            Ok(state) => {
-                app.counters.hub.publish(state);
-            }
-            Err(err) => {
-                let frame = ServerMessage::error(err, None).to_json();
-                let _ = send(&mut sink, Message::Text(frame.into()), timing).await;
-                let _ = send(
-                    &mut sink,
-                    close(TRY_AGAIN_LATER, "store unavailable"),
-                    timing,
-                )
-                .await;
-                return;
-            }
-        }
-    }
-    let (replies_tx, replies_rx) = mpsc::channel(32);
-    let bucket = TokenBucket::new(app.config.max_ops_per_second, app.config.max_ops_burst);
-    let send = send_loop(sink, membership, replies_rx, timing);
-    let receive = receive_loop(
-        stream,
-        name,
-        app.counters.clone(),
-        bucket,
-        replies_tx,
-        app.shutdown.clone(),
-        timing,
-    );
-    tokio::pin!(send, receive);
-    tokio::select! {
-        () = &mut send => {}
-        () = &mut receive => {
-            // The receive loop dropped its end of the replies channel: the send loop sends
-            // what is queued (an ack, a close frame) and ends.
-            let _ = tokio::time::timeout(FLUSH_GRACE, send).await;
-        }
-    }
-}
-
-/// Sends one message, giving up when the client does not take it in time. A client that
-/// never reads fills its TCP window and the WebSocket's bounded write buffer, and this is
-/// where it is let go.
-async fn send<S>(sink: &mut S, message: Message, timing: Timing) -> Result<(), ()>
-where
-    S: Sink<Message> + Unpin,
-{
-    match tokio::time::timeout(timing.write_timeout, sink.send(message)).await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(()),
-    }
-}
-
-/// Sends the current state first, then every newer state, presence changes, replies and
-/// pings, until the receive loop hangs up or queues a close frame.
-async fn send_loop<S>(
-    mut sink: S,
-    mut membership: Membership,
-    mut replies: mpsc::Receiver<Outgoing>,
-    timing: Timing,
-) where
-    S: Sink<Message> + Unpin,
-{
+    let Some(mut membership) = join(&mut socket, &name, &app, timing).await else {
+        return;
+    };
     let Some(first) = membership.state.borrow_and_update().clone() else {
         return;
     };
     let mut last_version = first.state.version;
-    if send(&mut sink, Message::Text(first.json), timing)
+    if send(&mut socket, Message::Text(first.json), timing)
         .await
         .is_err()
     {
@@ -185,27 +142,78 @@ async fn send_loop<S>(
     if *membership.presence.borrow() > 0 {
         membership.presence.mark_changed();
     }
+    let counters = &app.counters;
+    let shutdown = &app.shutdown;
+    let mut bucket = TokenBucket::new(app.config.max_ops_per_second, app.config.max_ops_burst);
+    let mut in_flight: FuturesOrdered<Reply> = FuturesOrdered::new();
     let mut ping = tokio::time::interval(timing.ping_interval);
     ping.reset();
+    let mut idle_deadline = Instant::now() + timing.idle_timeout;
+    // Set once the socket stops reading: the close frame to send when the replies are out.
+    let mut closing: Option<(Option<Message>, Instant)> = None;
     loop {
-        let message = tokio::select! {
+        if let Some((close_frame, _)) = &mut closing
+            && in_flight.is_empty()
+        {
+            if let Some(frame) = close_frame.take()
+                && send(&mut socket, frame, timing).await.is_ok()
+            {
+                // The closing handshake: read until the client's close frame. A socket closed
+                // with unread frames in its buffer is reset, not closed, and a reset can
+                // throw away the replies and the close frame the client has not read yet.
+                let drain = async { while let Some(Ok(_)) = socket.next().await {} };
+                let _ = tokio::time::timeout(FLUSH_GRACE, drain).await;
+            }
+            return;
+        }
+        let reading = closing.is_none() && in_flight.len() < MAX_IN_FLIGHT;
+        let flush_deadline = closing.as_ref().map(|(_, deadline)| *deadline);
+        let step = tokio::select! {
             biased;
-            reply = replies.recv() => match reply {
-                Some(Outgoing::Frame(text)) => Message::Text(text),
-                Some(Outgoing::Close(code, reason)) => close(code, reason),
-                None => return,
-            },
+            Some(reply) = in_flight.next() => Step::Send(Message::Text(reply.into()), None),
+            () = sleep_until(flush_deadline.unwrap_or(idle_deadline)), if flush_deadline.is_some() => Step::End,
+            () = shutdown.cancelled(), if closing.is_none() => {
+                Step::Close(Some(close(close_code::AWAY, "server restarting; reconnect")))
+            }
+            incoming = socket.next(), if reading => {
+                idle_deadline = Instant::now() + timing.idle_timeout;
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        in_flight.push_back(reply_to(&text, &name, counters, &mut bucket));
+                        Step::Skip
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        let err = ProtocolError::new(
+                            ErrorCode::BadRequest,
+                            "binary frames are not supported; send JSON text frames",
+                        );
+                        in_flight.push_back(refusal(counters, err, None));
+                        Step::Skip
+                    }
+                    // Pings are answered by the WebSocket layer itself; a pong only proves life.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Skip,
+                    Some(Err(err)) if is_too_large(&err) => {
+                        counters.metrics.refused(ErrorCode::TooLarge);
+                        Step::Close(Some(close(close_code::SIZE, "frame too large")))
+                    }
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => Step::Close(None),
+                }
+            }
+            // A client silent for longer than this is gone (browsers answer pings by
+            // themselves, so a live page is never silent that long).
+            () = sleep_until(idle_deadline), if closing.is_none() => {
+                Step::Close(Some(close(close_code::AWAY, "idle for too long")))
+            }
             changed = membership.state.changed() => {
                 if changed.is_err() {
                     return;
                 }
-                let frame = membership.state.borrow_and_update().clone();
-                match frame {
+                match membership.state.borrow_and_update().clone() {
                     Some(frame) if frame.state.version > last_version => {
                         last_version = frame.state.version;
-                        Message::Text(frame.json)
+                        Step::Send(Message::Text(frame.json), None)
                     }
-                    _ => continue,
+                    _ => Step::Skip,
                 }
             }
             changed = membership.presence.changed() => {
@@ -213,7 +221,7 @@ async fn send_loop<S>(
                     return;
                 }
                 let online = *membership.presence.borrow_and_update();
-                Message::Text(ServerMessage::Presence { online }.to_json().into())
+                Step::Send(Message::Text(ServerMessage::Presence { online }.to_json().into()), None)
             }
             _ = ping.tick() => {
                 // Pings keep NAT mappings open and prove the peer alive to this side, but a
@@ -221,128 +229,110 @@ async fn send_loop<S>(
                 // heartbeat by which the page knows its socket is not half-open.
                 let online = *membership.presence.borrow();
                 let heartbeat = ServerMessage::Presence { online }.to_json();
-                if send(&mut sink, Message::Text(heartbeat.into()), timing).await.is_err() {
-                    return;
-                }
-                Message::Ping(Default::default())
+                Step::Send(Message::Text(heartbeat.into()), Some(Message::Ping(Default::default())))
             }
         };
-        let closing = matches!(message, Message::Close(_));
-        if send(&mut sink, message, timing).await.is_err() || closing {
-            return;
+        match step {
+            Step::Send(first, second) => {
+                for message in std::iter::once(first).chain(second) {
+                    if send(&mut socket, message, timing).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Step::Close(frame) => closing = Some((frame, Instant::now() + FLUSH_GRACE)),
+            Step::Skip => {}
+            Step::End => return,
         }
     }
 }
 
-/// Decodes, limits and applies every frame, queueing one reply per frame. A client silent
-/// for longer than the idle timeout (browsers answer pings by themselves, so a live page is
-/// never silent that long) is closed.
-///
-/// Shutdown is handled here, between frames, so that a replica being drained finishes the
-/// operation in hand and sends its ack before the close frame: a rolling restart then
-/// leaves no client guessing whether its last press counted.
-async fn receive_loop<R>(
-    mut stream: R,
-    name: CounterName,
-    counters: Counters,
-    mut bucket: TokenBucket,
-    replies: mpsc::Sender<Outgoing>,
-    shutdown: CancellationToken,
+/// Joins the counter's channel, reading its state from the store if this replica has none
+/// yet. A store that cannot be read is told to the client, and the socket is closed.
+async fn join<S>(
+    socket: &mut S,
+    name: &CounterName,
+    app: &AppState,
     timing: Timing,
-) where
-    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+) -> Option<Membership>
+where
+    S: Sink<Message> + Unpin,
 {
-    loop {
-        let next = tokio::select! {
-            biased;
-            () = shutdown.cancelled() => {
-                let reason = "server restarting; reconnect";
-                let _ = replies.send(Outgoing::Close(close_code::AWAY, reason)).await;
-                return;
+    let membership = app.counters.hub.join(name);
+    // Joined first, then read: a change in between reaches the hub by pub/sub or the local
+    // apply, and the hub keeps whichever is newer.
+    if membership.current().is_none() {
+        match app.counters.get(name).await {
+            Ok(state) => {
+                app.counters.hub.publish(state);
             }
-            next = tokio::time::timeout(timing.idle_timeout, stream.next()) => next,
-        };
-        let Ok(message) = next else {
-            let _ = replies
-                .send(Outgoing::Close(close_code::AWAY, "idle for too long"))
-                .await;
-            return;
-        };
-        let Some(message) = message else {
-            return;
-        };
-        let text = match message {
-            Ok(Message::Text(text)) => text,
-            Ok(Message::Binary(_)) => {
-                let err = ProtocolError::new(
-                    ErrorCode::BadRequest,
-                    "binary frames are not supported; send JSON text frames",
-                );
-                counters.metrics.refused(err.code);
-                let reply = ServerMessage::error(err, None).to_json();
-                if replies.send(Outgoing::Frame(reply.into())).await.is_err() {
-                    return;
-                }
-                continue;
-            }
-            Ok(Message::Close(_)) => return,
-            // Pings are answered by the WebSocket layer itself; a pong only proves life.
-            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
             Err(err) => {
-                if is_too_large(err) {
-                    counters.metrics.refused(ErrorCode::TooLarge);
-                    let _ = replies
-                        .send(Outgoing::Close(close_code::SIZE, "frame too large"))
-                        .await;
-                }
-                return;
+                let frame = ServerMessage::error(err, None).to_json();
+                let _ = send(socket, Message::Text(frame.into()), timing).await;
+                let _ = send(socket, close(TRY_AGAIN_LATER, "store unavailable"), timing).await;
+                return None;
             }
-        };
-        let reply = handle_frame(&text, &name, &counters, &mut bucket).await;
-        if replies.send(Outgoing::Frame(reply.into())).await.is_err() {
-            return;
         }
+    }
+    Some(membership)
+}
+
+/// Sends one message, giving up when the client does not take it in time. A client that
+/// never reads fills its TCP window, and this is where it is let go.
+async fn send<S>(socket: &mut S, message: Message, timing: Timing) -> Result<(), ()>
+where
+    S: Sink<Message> + Unpin,
+{
+    match tokio::time::timeout(timing.write_timeout, socket.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
     }
 }
 
-/// The reply to one text frame.
-async fn handle_frame(
+/// The reply to one text frame: decoded and rate-limited at once, applied in the store by a
+/// future the loop polls alongside the socket.
+fn reply_to(
     text: &str,
     name: &CounterName,
     counters: &Counters,
     bucket: &mut TokenBucket,
-) -> String {
+) -> Reply {
     let change = match ClientMessage::decode(text) {
         Ok(change) => change,
-        Err((err, op_id)) => {
-            counters.metrics.refused(err.code);
-            return ServerMessage::error(err, op_id).to_json();
-        }
+        Err((err, op_id)) => return refusal(counters, err, op_id),
     };
     if !bucket.try_take() {
         let err = ProtocolError::new(
             ErrorCode::RateLimited,
             "too many operations on this connection; retry this one later",
         );
-        counters.metrics.refused(err.code);
-        return ServerMessage::error(err, change.op_id).to_json();
+        return refusal(counters, err, change.op_id);
     }
-    match counters.apply(name, &change).await {
-        Ok(state) => ServerMessage::Ack {
-            op_id: change.op_id,
-            value: state.value,
-            version: state.version,
+    let (counters, name) = (counters.clone(), name.clone());
+    async move {
+        match counters.apply(&name, &change).await {
+            Ok(state) => ServerMessage::Ack {
+                op_id: change.op_id,
+                value: state.value,
+                version: state.version,
+            }
+            .to_json(),
+            Err(err) => ServerMessage::error(err, change.op_id).to_json(),
         }
-        .to_json(),
-        Err(err) => ServerMessage::error(err, change.op_id).to_json(),
     }
+    .boxed()
+}
+
+/// An error reply, counted; it waits its turn behind the replies before it.
+fn refusal(counters: &Counters, err: ProtocolError, op_id: Option<OpId>) -> Reply {
+    counters.metrics.refused(err.code);
+    futures_util::future::ready(ServerMessage::error(err, op_id).to_json()).boxed()
 }
 
 /// Whether a read failed because the client sent more than the size limit.
-fn is_too_large(err: axum::Error) -> bool {
-    let inner = err.into_inner();
+fn is_too_large(err: &axum::Error) -> bool {
     matches!(
-        inner.downcast_ref::<tungstenite::Error>(),
+        std::error::Error::source(err).and_then(|inner| inner.downcast_ref::<tungstenite::Error>()),
         Some(tungstenite::Error::Capacity(_))
     )
 }

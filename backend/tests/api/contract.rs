@@ -1,8 +1,9 @@
 //! The contract every store keeps (DESIGN.md's invariants), run against Redis with two
 //! replicas and against the embedded store.
 
-use shared::ServerMessage;
+use shared::{ErrorCode, ServerMessage};
 
+use crate::helpers::ws_client::change_frame;
 use crate::helpers::{Cluster, WsClient};
 
 /// A change made through one replica reaches sockets on every replica, and the store.
@@ -114,6 +115,93 @@ pub async fn retried_op_id_applies_once(cluster: Cluster) {
     assert_eq!(first_replica.state("vote").await.version, 2);
 }
 
+/// A socket's frames sent back to back, without waiting (a socket keeps several changes in
+/// the store at once), are all answered, in the order sent: changes, a refused frame and a
+/// retried op_id among them. Each change is applied once and gets a version of its own.
+pub async fn frames_sent_back_to_back_are_answered_in_order(cluster: Cluster) {
+    const FRAMES: usize = 300;
+    let replica = &cluster.replicas[0];
+    let mut client = WsClient::connect(&replica.ws_url("burst")).await;
+    let mut sent = Vec::new();
+    let mut expected = 0;
+    for k in 0..FRAMES {
+        let op_id = format!("b-{k}");
+        let frame = match k {
+            // Refused: `by` must be at least 1.
+            150 => format!(r#"{{"type":"increment","by":0,"op_id":"{op_id}"}}"#),
+            // A retry of an earlier op, perhaps still in the store: applied once.
+            200 => change_frame(3, "b-199"),
+            _ => {
+                let delta = if k % 3 == 0 { -2 } else { 3 };
+                expected += delta;
+                change_frame(delta, &op_id)
+            }
+        };
+        client.send_text(&frame).await;
+        sent.push(if k == 200 { "b-199".to_string() } else { op_id });
+    }
+    let mut versions = std::collections::BTreeSet::new();
+    let mut acked = std::collections::HashMap::new();
+    for op_id in &sent {
+        match client.next_reply().await {
+            ServerMessage::Ack {
+                op_id: Some(id),
+                value,
+                version,
+            } => {
+                assert_eq!(id.as_str(), op_id, "replies come in the order sent");
+                if let Some(first) = acked.insert(op_id.clone(), (value, version)) {
+                    assert_eq!(first, (value, version), "a retry gets the first result");
+                } else {
+                    assert!(versions.insert(version), "version {version} given twice");
+                }
+            }
+            ServerMessage::Error {
+                op_id: Some(id),
+                code,
+                ..
+            } => {
+                assert_eq!((id.as_str(), code), ("b-150", ErrorCode::BadRequest));
+                assert_eq!(op_id, "b-150", "replies come in the order sent");
+            }
+            other => panic!("expected the reply to {op_id}, got {other:?}"),
+        }
+    }
+    assert_eq!(versions.len(), FRAMES - 2);
+    assert_eq!(versions.last().copied(), Some((FRAMES - 2) as u64));
+    client.wait_for_value(expected).await;
+    assert_eq!(cluster.stored_value("burst").await, expected);
+}
+
+/// A replica told to stop (SIGTERM, as in a rolling restart) answers every change it has
+/// read, however many are in the store at that moment, then closes with 1001; a change it
+/// did not answer was not applied, so the client can safely send it again elsewhere.
+pub async fn a_stopping_replica_answers_every_change_it_read(mut cluster: Cluster) {
+    const FRAMES: usize = 200;
+    let replica = &mut cluster.replicas[0];
+    let mut client = WsClient::connect(&replica.ws_url("drain")).await;
+    for k in 0..FRAMES {
+        client.send_text(&change_frame(1, &format!("d-{k}"))).await;
+    }
+    let replies = tokio::spawn(async move { client.replies_until_close().await });
+    assert!(replica.terminate().await, "exit status 0");
+    let (replies, code) = replies.await.expect("reader");
+    assert_eq!(code, Some(1001));
+    for (k, reply) in replies.iter().enumerate() {
+        let expected = format!("d-{k}");
+        assert!(
+            matches!(reply, ServerMessage::Ack { op_id: Some(id), .. } if id.as_str() == expected),
+            "reply {k} should be the ack of {expected}: {reply:?}"
+        );
+    }
+    replica.restart().await;
+    assert_eq!(
+        replica.state("drain").await.value,
+        replies.len() as i64,
+        "exactly the answered changes were applied"
+    );
+}
+
 /// Declares each contract test twice: on Redis with two replicas, and on the embedded store.
 macro_rules! for_both_stores {
     ($($test:ident),* $(,)?) => {
@@ -138,6 +226,8 @@ macro_rules! for_both_stores {
 
 for_both_stores!(
     change_reaches_every_replica,
+    frames_sent_back_to_back_are_answered_in_order,
+    a_stopping_replica_answers_every_change_it_read,
     no_lost_update,
     retried_op_id_applies_once
 );

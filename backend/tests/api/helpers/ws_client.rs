@@ -147,14 +147,33 @@ impl WsClient {
 
     /// Reads until the server closes the socket; returns the close code.
     pub async fn close_code(&mut self) -> Option<u16> {
+        self.replies_until_close().await.1
+    }
+
+    /// Reads until the server closes the socket; returns the replies (acks and errors) read
+    /// on the way, and the close code.
+    pub async fn replies_until_close(&mut self) -> (Vec<ServerMessage>, Option<u16>) {
+        let mut replies = Vec::new();
         loop {
             let message = tokio::time::timeout(PATIENCE, self.socket.next())
                 .await
                 .expect("no close in time");
             match message {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
+                Some(Ok(Message::Close(frame))) => {
+                    return (replies, frame.map(|f| f.code.into()));
+                }
+                Some(Ok(Message::Text(text))) => {
+                    let message: ServerMessage = serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("bad frame {text}: {e}"));
+                    if matches!(
+                        message,
+                        ServerMessage::Ack { .. } | ServerMessage::Error { .. }
+                    ) {
+                        replies.push(message);
+                    }
+                }
                 Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return None,
+                Some(Err(_)) | None => return (replies, None),
             }
         }
     }
