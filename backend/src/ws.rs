@@ -77,7 +77,7 @@ pub async fn upgrade(
         // nearly all of an idle socket's memory and which tungstenite zero-fills before every
         // read (39% of a replica's CPU during fan-out, BENCHMARKS.md). Every frame is flushed
         // as it is sent anyway, so no write buffer is kept either.
-        .read_buffer_size(4096)
+        .read_buffer_size(256)
         .write_buffer_size(0)
         .max_message_size(max)
         .max_frame_size(max);
@@ -143,16 +143,22 @@ where
         membership.presence.mark_changed();
     }
     let counters = &app.counters;
-    let shutdown = &app.shutdown;
     let mut bucket = TokenBucket::new(app.config.max_ops_per_second, app.config.max_ops_burst);
     let mut in_flight: FuturesOrdered<Reply> = FuturesOrdered::new();
     let mut ping = tokio::time::interval(timing.ping_interval);
     ping.reset();
-    let mut idle_deadline = Instant::now() + timing.idle_timeout;
+    // The futures below live as long as the socket and are polled in place, so a wake-up
+    // for a state frame does not register and drop a timer and a shutdown waiter each time.
+    let shutdown = app.shutdown.cancelled();
+    // The idle deadline, then (once closing) the flush deadline. A frame only notes the
+    // time; the timer is moved when it fires early, not on every frame.
+    let timer = sleep_until(Instant::now() + timing.idle_timeout);
+    tokio::pin!(shutdown, timer);
+    let mut last_heard = Instant::now();
     // Set once the socket stops reading: the close frame to send when the replies are out.
-    let mut closing: Option<(Option<Message>, Instant)> = None;
+    let mut closing: Option<Option<Message>> = None;
     loop {
-        if let Some((close_frame, _)) = &mut closing
+        if let Some(close_frame) = &mut closing
             && in_flight.is_empty()
         {
             if let Some(frame) = close_frame.take()
@@ -167,16 +173,27 @@ where
             return;
         }
         let reading = closing.is_none() && in_flight.len() < MAX_IN_FLIGHT;
-        let flush_deadline = closing.as_ref().map(|(_, deadline)| *deadline);
         let step = tokio::select! {
             biased;
             Some(reply) = in_flight.next() => Step::Send(Message::Text(reply.into()), None),
-            () = sleep_until(flush_deadline.unwrap_or(idle_deadline)), if flush_deadline.is_some() => Step::End,
-            () = shutdown.cancelled(), if closing.is_none() => {
+            () = &mut timer => {
+                if closing.is_some() {
+                    // The replies did not come in time; the socket ends without them.
+                    Step::End
+                } else if last_heard + timing.idle_timeout > Instant::now() {
+                    timer.as_mut().reset(last_heard + timing.idle_timeout);
+                    Step::Skip
+                } else {
+                    // A client silent this long is gone (browsers answer pings by
+                    // themselves, so a live page is never silent that long).
+                    Step::Close(Some(close(close_code::AWAY, "idle for too long")))
+                }
+            }
+            () = &mut shutdown, if closing.is_none() => {
                 Step::Close(Some(close(close_code::AWAY, "server restarting; reconnect")))
             }
             incoming = socket.next(), if reading => {
-                idle_deadline = Instant::now() + timing.idle_timeout;
+                last_heard = Instant::now();
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
                         in_flight.push_back(reply_to(&text, &name, counters, &mut bucket));
@@ -198,11 +215,6 @@ where
                     }
                     Some(Ok(Message::Close(_)) | Err(_)) | None => Step::Close(None),
                 }
-            }
-            // A client silent for longer than this is gone (browsers answer pings by
-            // themselves, so a live page is never silent that long).
-            () = sleep_until(idle_deadline), if closing.is_none() => {
-                Step::Close(Some(close(close_code::AWAY, "idle for too long")))
             }
             changed = membership.state.changed() => {
                 if changed.is_err() {
@@ -240,7 +252,10 @@ where
                     }
                 }
             }
-            Step::Close(frame) => closing = Some((frame, Instant::now() + FLUSH_GRACE)),
+            Step::Close(frame) => {
+                closing = Some(frame);
+                timer.as_mut().reset(Instant::now() + FLUSH_GRACE);
+            }
             Step::Skip => {}
             Step::End => return,
         }
@@ -262,7 +277,8 @@ where
     // Joined first, then read: a change in between reaches the hub by pub/sub or the local
     // apply, and the hub keeps whichever is newer.
     if membership.current().is_none() {
-        match app.counters.get(name).await {
+        // Boxed: this future is far larger than the rest of the socket's, and is needed once.
+        match Box::pin(app.counters.get(name)).await {
             Ok(state) => {
                 app.counters.hub.publish(state);
             }

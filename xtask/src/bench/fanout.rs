@@ -190,7 +190,7 @@ struct Changes {
 /// Runs the fan-out benchmark for every subscriber count and change rate of the plan.
 pub async fn run(bench: &mut Bench<'_>) -> Result<Vec<FanoutResult>> {
     let mut results = Vec::new();
-    for &subscribers in &bench.plan.fanout_subscribers.clone() {
+    for (subscribers, rates) in bench.plan.fanout.clone() {
         let name = format!("fanout-{subscribers}");
         let urls: Vec<String> = bench
             .replicas
@@ -203,7 +203,7 @@ pub async fn run(bench: &mut Bench<'_>) -> Result<Vec<FanoutResult>> {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let mut writer = client::connect(&urls[0], IpAddr::V4(Ipv4Addr::LOCALHOST)).await?;
         wait_for_state(&mut writer).await?;
-        for &rate in &bench.plan.fanout_rates.clone() {
+        for rate in rates {
             eprintln!("fan-out: {subscribers} subscribers, {rate} changes/s");
             let mut processes = bench.system_pids();
             let generator_pids = workers.pids();

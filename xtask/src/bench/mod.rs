@@ -45,15 +45,30 @@ pub struct Options {
     /// optimisation's before and after are compared. Leaves BENCHMARKS.md alone.
     #[arg(long, value_name = "PATH")]
     backend: Option<PathBuf>,
+    /// Only this fan-out round (`10000:10`: 10,000 subscribers, 10 changes/s); repeatable.
+    /// Nothing else runs and BENCHMARKS.md is left alone: for profiling one case.
+    #[arg(long, value_name = "SUBSCRIBERS:RATE", value_parser = parse_round)]
+    fanout: Vec<(usize, u32)>,
+}
+
+fn parse_round(text: &str) -> Result<(usize, u32), String> {
+    let (subscribers, rate) = text
+        .split_once(':')
+        .ok_or_else(|| format!("expected SUBSCRIBERS:RATE, got {text}"))?;
+    let number = |part: &str| part.trim().parse().map_err(|e| format!("{part}: {e}"));
+    Ok((number(subscribers)?, number(rate)? as u32))
 }
 
 /// The sizes of one run.
 #[derive(Clone, Serialize)]
 pub struct Plan {
     pub quick: bool,
-    pub idle_connections: usize,
-    pub fanout_subscribers: Vec<usize>,
-    pub fanout_rates: Vec<u32>,
+    /// Idle WebSockets open on one replica at each memory measurement (running totals).
+    pub idle_connections: Vec<usize>,
+    /// Fan-out rounds: each subscriber count with the change rates run against it.
+    pub fanout: Vec<(usize, Vec<u32>)>,
+    /// Only the fan-out rounds run (`--fanout`).
+    pub fanout_only: bool,
     /// How long the writer makes changes in each fan-out round.
     pub fanout_seconds: f64,
     pub writers: Vec<usize>,
@@ -66,13 +81,28 @@ pub struct Plan {
 }
 
 impl Plan {
-    fn new(quick: bool) -> Plan {
-        if quick {
+    fn new(options: &Options) -> Plan {
+        if !options.fanout.is_empty() {
+            let mut plan = Plan::new(&Options {
+                quick: true,
+                backend: None,
+                fanout: Vec::new(),
+            });
+            plan.fanout = options
+                .fanout
+                .iter()
+                .map(|&(subscribers, rate)| (subscribers, vec![rate]))
+                .collect();
+            plan.fanout_seconds = 5.0;
+            plan.fanout_only = true;
+            return plan;
+        }
+        if options.quick {
             Plan {
-                quick,
-                idle_connections: 1_000,
-                fanout_subscribers: vec![1_000],
-                fanout_rates: vec![10, 1_000],
+                quick: true,
+                idle_connections: vec![1_000],
+                fanout: vec![(1_000, vec![10, 1_000])],
+                fanout_only: false,
                 fanout_seconds: 2.0,
                 writers: vec![1, 16],
                 write_seconds: 1.5,
@@ -81,10 +111,13 @@ impl Plan {
             }
         } else {
             Plan {
-                quick,
-                idle_connections: 10_000,
-                fanout_subscribers: vec![1_000, 5_000, 10_000, 20_000],
-                fanout_rates: vec![1, 10, 100, 1_000],
+                quick: false,
+                idle_connections: vec![10_000, 19_000],
+                fanout: [1_000, 5_000, 10_000, 20_000]
+                    .into_iter()
+                    .map(|subscribers| (subscribers, vec![1, 10, 100, 1_000]))
+                    .collect(),
+                fanout_only: false,
                 fanout_seconds: 5.0,
                 writers: vec![1, 16, 256],
                 write_seconds: 5.0,
@@ -172,7 +205,7 @@ pub struct Results {
     /// The backend binary measured.
     pub backend: PathBuf,
     pub plan: Plan,
-    pub idle: Option<memory::IdleResult>,
+    pub idle: Vec<memory::IdleResult>,
     pub fanout: Vec<fanout::FanoutResult>,
     pub writes: Option<writes::WriteResults>,
     pub frontend: Option<frontend::FrontendResult>,
@@ -203,9 +236,12 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
         if let Some(backend) = &options.backend {
             command.arg("--backend").arg(backend);
         }
+        for (subscribers, rate) in &options.fanout {
+            command.arg(format!("--fanout={subscribers}:{rate}"));
+        }
         return workspace::run(&mut command);
     }
-    let plan = Plan::new(options.quick);
+    let plan = Plan::new(options);
     workspace::step("Checking redis-server, redis-benchmark, chromium and chromedriver");
     system_packages::ensure_test_programs(workspace)?;
 
@@ -260,7 +296,7 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
     });
     std::fs::write(&json, serde_json::to_string_pretty(&results)?)?;
     eprintln!("\nwrote {}", json.display());
-    if !results.plan.quick && options.backend.is_none() {
+    if !results.plan.quick && !results.plan.fanout_only && options.backend.is_none() {
         let markdown = workspace.root().join("BENCHMARKS.md");
         report::write_markdown(&markdown, &results)?;
         eprintln!("wrote {}", markdown.display());
@@ -296,10 +332,26 @@ async fn measure(
         failures.push(format!("{phase}: {error:#}"));
     };
 
+    if plan.fanout_only {
+        let fanout = fanout::run(&mut bench)
+            .await
+            .map_err(|error| note("fan-out", error))
+            .unwrap_or_default();
+        return Ok(Results {
+            machine,
+            backend: binary.to_path_buf(),
+            plan,
+            idle: Vec::new(),
+            fanout,
+            writes: None,
+            frontend: None,
+            failures,
+        });
+    }
     let idle = memory::run(&mut bench)
         .await
         .map_err(|error| note("idle-memory", error))
-        .ok();
+        .unwrap_or_default();
     let fanout = fanout::run(&mut bench)
         .await
         .map_err(|error| note("fan-out", error))

@@ -148,7 +148,7 @@ async fn run(args: &WorkerArgs) -> Result<()> {
             }
             Event::Frame { .. } | Event::Closed { .. } => {}
         }
-        book.apply(event, 0);
+        book.apply(event);
     }
     println!("{}", serde_json::to_string(&ready)?);
 
@@ -173,19 +173,27 @@ async fn run(args: &WorkerArgs) -> Result<()> {
         for (version, at_ns) in book.take_receipts() {
             record(&mut latency, &send_times, version, at_ns);
         }
-        while !book.all_reached(final_version) {
-            let event = tokio::select! {
-                event = received.recv() => event,
-                () = tokio::time::sleep_until(deadline) => None,
+        // One timer for the round, and events taken in batches: the bookkeeping must cost
+        // little next to the frames it counts, or it would show up as latency.
+        let timeout = tokio::time::sleep_until(deadline);
+        tokio::pin!(timeout);
+        let mut batch = Vec::with_capacity(1024);
+        book.start_round(final_version);
+        while !book.all_reached() {
+            let taken = tokio::select! {
+                taken = received.recv_many(&mut batch, 1024) => taken,
+                () = &mut timeout => 0,
             };
-            match event {
-                Some(event) => book.apply(event, final_version),
-                None => break,
+            if taken == 0 {
+                break;
+            }
+            for event in batch.drain(..) {
+                book.apply(event);
             }
         }
         // Drain what is already queued, so the counts are complete.
         while let Ok(event) = received.try_recv() {
-            book.apply(event, final_version);
+            book.apply(event);
         }
         for (version, at_ns) in book.take_receipts() {
             record(&mut latency, &send_times, version, at_ns);
@@ -228,6 +236,11 @@ struct Book {
     stale: u64,
     /// The latest time a connection first reached the round's final version.
     last_converged_ns: u64,
+    /// The version the round waits for (0 outside rounds).
+    final_version: u64,
+    /// Open connections below `final_version`: kept as a count, as scanning every connection
+    /// after each event cost the worker more than the frames themselves.
+    behind: usize,
 }
 
 impl Book {
@@ -239,10 +252,24 @@ impl Book {
             frames: 0,
             stale: 0,
             last_converged_ns: 0,
+            final_version: 0,
+            behind: 0,
         }
     }
 
-    fn apply(&mut self, event: Event, final_version: u64) {
+    /// Starts waiting for every open connection to reach `final_version`.
+    fn start_round(&mut self, final_version: u64) {
+        self.final_version = final_version;
+        self.behind = self
+            .last_version
+            .iter()
+            .zip(&self.alive)
+            .filter(|(version, alive)| **alive && **version < final_version)
+            .count();
+    }
+
+    fn apply(&mut self, event: Event) {
+        let final_version = self.final_version;
         match event {
             Event::Frame {
                 conn,
@@ -257,19 +284,24 @@ impl Book {
                 }
                 if self.last_version[conn] < final_version && version >= final_version {
                     self.last_converged_ns = self.last_converged_ns.max(at_ns);
+                    if self.alive[conn] {
+                        self.behind -= 1;
+                    }
                 }
                 self.last_version[conn] = version;
             }
             Event::Connected { conn, version } => self.last_version[conn] = version,
-            Event::Closed { conn } | Event::Failed { conn, .. } => self.alive[conn] = false,
+            Event::Closed { conn } | Event::Failed { conn, .. } => {
+                if self.alive[conn] && self.last_version[conn] < final_version {
+                    self.behind -= 1;
+                }
+                self.alive[conn] = false;
+            }
         }
     }
 
-    fn all_reached(&self, final_version: u64) -> bool {
-        self.last_version
-            .iter()
-            .zip(&self.alive)
-            .all(|(version, alive)| !alive || *version >= final_version)
+    fn all_reached(&self) -> bool {
+        self.behind == 0
     }
 
     fn take_receipts(&mut self) -> Vec<(u64, u64)> {
@@ -365,23 +397,18 @@ mod tests {
     #[test]
     fn a_version_not_above_the_last_one_is_stale() {
         let mut book = Book::new(2);
-        book.apply(
-            Event::Connected {
-                conn: 0,
-                version: 5,
-            },
-            0,
-        );
-        book.apply(
-            Event::Connected {
-                conn: 1,
-                version: 5,
-            },
-            0,
-        );
-        book.apply(frame(0, 6, 10), 8);
-        book.apply(frame(0, 6, 11), 8);
-        book.apply(frame(1, 4, 12), 8);
+        book.apply(Event::Connected {
+            conn: 0,
+            version: 5,
+        });
+        book.apply(Event::Connected {
+            conn: 1,
+            version: 5,
+        });
+        book.start_round(8);
+        book.apply(frame(0, 6, 10));
+        book.apply(frame(0, 6, 11));
+        book.apply(frame(1, 4, 12));
         assert_eq!(book.take_stale(), 2);
         assert_eq!(book.take_frames(), 3);
     }
@@ -389,13 +416,14 @@ mod tests {
     #[test]
     fn convergence_waits_for_every_open_connection() {
         let mut book = Book::new(3);
-        book.apply(frame(0, 8, 100), 8);
-        book.apply(frame(1, 9, 300), 8);
-        assert!(!book.all_reached(8));
-        book.apply(Event::Closed { conn: 2 }, 8);
-        assert!(book.all_reached(8));
+        book.start_round(8);
+        book.apply(frame(0, 8, 100));
+        book.apply(frame(1, 9, 300));
+        assert!(!book.all_reached());
+        book.apply(Event::Closed { conn: 2 });
+        assert!(book.all_reached());
         // The time the last connection first reached the final version, not a later frame.
-        book.apply(frame(1, 10, 900), 8);
+        book.apply(frame(1, 10, 900));
         assert_eq!(book.take_last_converged(), 300);
     }
 }
