@@ -78,6 +78,13 @@ pub struct Config {
     #[arg(long, env = "WRITE_TIMEOUT_MS", default_value_t = 10_000)]
     pub write_timeout_ms: u64,
 
+    /// Shortest time (in milliseconds) between two state frames to one WebSocket; changes in
+    /// between are skipped and the newest is sent when it is over. The default, 16 ms, is one
+    /// frame of a 60 Hz display: a busier counter than that costs phones battery and the
+    /// server CPU, and shows nothing more. 0 sends every change.
+    #[arg(long, env = "STATE_INTERVAL_MS", default_value_t = 16)]
+    pub state_interval_ms: u64,
+
     /// How often (in milliseconds) a replica re-reads the counters it serves, to catch changes
     /// made behind its back (`redis-cli SET`) or lost pub/sub messages.
     #[arg(long, env = "RECONCILE_INTERVAL_MS", default_value_t = 2000)]
@@ -107,6 +114,10 @@ impl Config {
 
     pub fn write_timeout(&self) -> Duration {
         Duration::from_millis(self.write_timeout_ms.max(10))
+    }
+
+    pub fn state_interval(&self) -> Duration {
+        Duration::from_millis(self.state_interval_ms)
     }
 
     pub fn store_timeout(&self) -> Duration {

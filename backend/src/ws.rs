@@ -96,6 +96,7 @@ pub async fn upgrade(
 #[derive(Clone, Copy)]
 struct Timing {
     ping_interval: Duration,
+    state_interval: Duration,
     idle_timeout: Duration,
     write_timeout: Duration,
 }
@@ -112,6 +113,29 @@ enum Step {
     End,
 }
 
+/// Which state frames one socket is sent: only versions newer than the last it was sent,
+/// and at most one per `Timing::state_interval`.
+struct StateFeed {
+    last_version: u64,
+    last_sent: Instant,
+    /// A newer state is waiting for the interval to pass.
+    held: bool,
+}
+
+impl StateFeed {
+    /// The newest state, if the socket has not had it yet.
+    fn newest(&mut self, membership: &mut Membership) -> Step {
+        match membership.state.borrow_and_update().clone() {
+            Some(frame) if frame.state.version > self.last_version => {
+                self.last_version = frame.state.version;
+                self.last_sent = Instant::now();
+                Step::Send(Message::Text(frame.json), None)
+            }
+            _ => Step::Skip,
+        }
+    }
+}
+
 /// Serves one socket until either side ends it or the replica shuts down.
 ///
 /// Shutdown is handled between frames, so that a replica being drained answers every
@@ -123,6 +147,7 @@ where
 {
     let timing = Timing {
         ping_interval: app.config.ping_interval(),
+        state_interval: app.config.state_interval(),
         idle_timeout: app.config.idle_timeout(),
         write_timeout: app.config.write_timeout(),
     };
@@ -132,7 +157,11 @@ where
     let Some(first) = membership.state.borrow_and_update().clone() else {
         return;
     };
-    let mut last_version = first.state.version;
+    let mut feed = StateFeed {
+        last_version: first.state.version,
+        last_sent: Instant::now(),
+        held: false,
+    };
     if send(&mut socket, Message::Text(first.json), timing)
         .await
         .is_err()
@@ -153,7 +182,9 @@ where
     // The idle deadline, then (once closing) the flush deadline. A frame only notes the
     // time; the timer is moved when it fires early, not on every frame.
     let timer = sleep_until(Instant::now() + timing.idle_timeout);
-    tokio::pin!(shutdown, timer);
+    // When a held-back state frame is due.
+    let pace = sleep_until(Instant::now());
+    tokio::pin!(shutdown, timer, pace);
     let mut last_heard = Instant::now();
     // Set once the socket stops reading: the close frame to send when the replies are out.
     let mut closing: Option<Option<Message>> = None;
@@ -216,17 +247,23 @@ where
                     Some(Ok(Message::Close(_)) | Err(_)) | None => Step::Close(None),
                 }
             }
-            changed = membership.state.changed() => {
+            changed = membership.state.changed(), if !feed.held => {
                 if changed.is_err() {
                     return;
                 }
-                match membership.state.borrow_and_update().clone() {
-                    Some(frame) if frame.state.version > last_version => {
-                        last_version = frame.state.version;
-                        Step::Send(Message::Text(frame.json), None)
-                    }
-                    _ => Step::Skip,
+                let due = feed.last_sent + timing.state_interval;
+                if Instant::now() < due {
+                    // One went out moments ago: this one, or a newer, goes when it is due.
+                    feed.held = true;
+                    pace.as_mut().reset(due);
+                    Step::Skip
+                } else {
+                    feed.newest(&mut membership)
                 }
+            }
+            () = &mut pace, if feed.held => {
+                feed.held = false;
+                feed.newest(&mut membership)
             }
             changed = membership.presence.changed() => {
                 if changed.is_err() {

@@ -1,11 +1,13 @@
-//! Sockets that go quiet, never read, or come in crowds: pings, the idle timeout, the write
-//! timeout and the per-address cap keep a replica's resources bounded.
+//! Sockets that go quiet, never read, come in crowds or watch a busy counter: pings, the idle
+//! timeout, the write timeout, the per-address cap and state pacing keep a replica's resources
+//! bounded.
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::helpers::ws_client::change_frame;
 use crate::helpers::{Cluster, PATIENCE, Replica, WsClient, eventually};
 
 /// The open-socket gauge from `/metrics`.
@@ -147,4 +149,31 @@ async fn a_ping_flood_changes_nothing_and_the_socket_still_works() {
     );
     assert_eq!(replica.state("global").await.value, 1);
     assert_eq!(replica.healthz().await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_counter_is_paced_and_its_last_state_always_arrives() {
+    // One state frame per second at most: 30 quick changes reach the watcher as a handful
+    // of frames, the last of them the final value.
+    let cluster = Cluster::embedded(&["--state-interval-ms", "1000"]).await;
+    let replica = &cluster.replicas[0];
+    let mut watcher = WsClient::connect(&replica.ws_url("busy")).await;
+    let mut writer = WsClient::connect(&replica.ws_url("busy")).await;
+    for k in 0..30 {
+        writer.send_text(&change_frame(1, &format!("p-{k}"))).await;
+    }
+    for k in 0..30 {
+        let reply = writer.reply_to(&format!("p-{k}")).await;
+        assert!(
+            matches!(reply, shared::ServerMessage::Ack { .. }),
+            "{reply:?}"
+        );
+    }
+    watcher.wait_for_value(30).await;
+    assert!(
+        watcher.states_seen < 10,
+        "30 changes came as {} state frames",
+        watcher.states_seen
+    );
+    assert_eq!(watcher.version, Some(30));
 }
