@@ -105,11 +105,12 @@ struct Timing {
 enum Step {
     /// Send these, in order.
     Send(Message, Option<Message>),
-    /// Read no more: answer the frames in flight, then send this (a close frame) and end.
-    Close(Option<Message>),
+    /// Read no more: answer the frames in flight, then send this close frame and end.
+    Close(Message),
     /// Nothing to send this turn.
     Skip,
-    /// End now.
+    /// End now: the client closed or the connection failed (replies in flight cannot reach
+    /// it; their changes still complete), or the replies did not come in time.
     End,
 }
 
@@ -187,14 +188,12 @@ where
     tokio::pin!(shutdown, timer, pace);
     let mut last_heard = Instant::now();
     // Set once the socket stops reading: the close frame to send when the replies are out.
-    let mut closing: Option<Option<Message>> = None;
+    let mut closing: Option<Message> = None;
     loop {
-        if let Some(close_frame) = &mut closing
-            && in_flight.is_empty()
+        if in_flight.is_empty()
+            && let Some(frame) = closing.take()
         {
-            if let Some(frame) = close_frame.take()
-                && send(&mut socket, frame, timing).await.is_ok()
-            {
+            if send(&mut socket, frame, timing).await.is_ok() {
                 // The closing handshake: read until the client's close frame. A socket closed
                 // with unread frames in its buffer is reset, not closed, and a reset can
                 // throw away the replies and the close frame the client has not read yet.
@@ -217,11 +216,11 @@ where
                 } else {
                     // A client silent this long is gone (browsers answer pings by
                     // themselves, so a live page is never silent that long).
-                    Step::Close(Some(close(close_code::AWAY, "idle for too long")))
+                    Step::Close(close(close_code::AWAY, "idle for too long"))
                 }
             }
             () = &mut shutdown, if closing.is_none() => {
-                Step::Close(Some(close(close_code::AWAY, "server restarting; reconnect")))
+                Step::Close(close(close_code::AWAY, "server restarting; reconnect"))
             }
             incoming = socket.next(), if reading => {
                 last_heard = Instant::now();
@@ -242,9 +241,9 @@ where
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Skip,
                     Some(Err(err)) if is_too_large(&err) => {
                         counters.metrics.refused(ErrorCode::TooLarge);
-                        Step::Close(Some(close(close_code::SIZE, "frame too large")))
+                        Step::Close(close(close_code::SIZE, "frame too large"))
                     }
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => Step::Close(None),
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => Step::End,
                 }
             }
             changed = membership.state.changed(), if !feed.held => {
@@ -294,7 +293,12 @@ where
                 timer.as_mut().reset(Instant::now() + FLUSH_GRACE);
             }
             Step::Skip => {}
-            Step::End => return,
+            Step::End => {
+                // Sends what the WebSocket layer still owes, such as the reply to a client's
+                // close frame, which it otherwise sends only on the next read.
+                let _ = tokio::time::timeout(FLUSH_GRACE, socket.flush()).await;
+                return;
+            }
         }
     }
 }

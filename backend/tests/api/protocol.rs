@@ -5,6 +5,8 @@ use serde_json::json;
 use shared::{ErrorCode, ServerMessage};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::helpers::{Cluster, Replica, WsClient};
 
@@ -184,6 +186,21 @@ async fn bad_frames_get_error_frames_and_the_socket_stays_open() {
         matches!(reply, ServerMessage::Ack { value: 1, .. }),
         "{reply:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_close_is_answered_with_a_close_frame() {
+    // The closing handshake: a client that closes hears the server's close back, rather than
+    // a dropped connection (which browsers report as an abnormal closure, 1006).
+    let cluster = Cluster::embedded(&[]).await;
+    let mut client = WsClient::connect(&cluster.replicas[0].ws_url("global")).await;
+    client
+        .send_raw(Message::Close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        })))
+        .await;
+    assert_eq!(client.close_code().await, Some(1000));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
