@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
 use axum::routing::{any, get, post};
 use tokio_util::sync::CancellationToken;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::api;
 use crate::config::Config;
@@ -41,13 +43,25 @@ pub fn app(state: AppState) -> Router {
         .route("/{*rest}", any(api::not_found))
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_message_bytes));
-    Router::new()
+    // Answers that change from one request to the next: never stored by a browser or a
+    // proxy (a cached counter value would be stale at once), never sniffed as another type.
+    let dynamic = Router::new()
         .nest("/api", api)
         .route("/api", any(api::not_found))
-        .route("/ws/counters/{name}", get(ws::upgrade))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(api::metrics))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ));
+    Router::new()
+        .merge(dynamic)
+        .route("/ws/counters/{name}", get(ws::upgrade))
         .method_not_allowed_fallback(api::method_not_allowed)
         .fallback_service(spa)
         .with_state(state)

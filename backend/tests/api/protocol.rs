@@ -127,6 +127,39 @@ async fn http_surface_answers_as_documented() {
     );
     let text = metrics.text().await.unwrap();
     assert!(text.contains("\ncounter_ops_applied_total 1\n"), "{text}");
+
+    // Answers that change with every request are never cached, nor sniffed as another type.
+    for path in [
+        "/api/counters/global",
+        "/api/nope",
+        "/readyz",
+        "/healthz",
+        "/metrics",
+    ] {
+        let answer = http.get(replica.url(path)).send().await.unwrap();
+        let header = |name: &str| {
+            answer
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            header("cache-control").as_deref(),
+            Some("no-store"),
+            "{path}"
+        );
+        assert_eq!(
+            header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{path}"
+        );
+    }
+    let post = http
+        .post(replica.url("/api/counters/global/increment"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.headers()["cache-control"], "no-store");
     assert!(text.contains("counter_ready 1"), "{text}");
 }
 

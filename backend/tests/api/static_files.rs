@@ -119,8 +119,8 @@ async fn static_files_carry_types_caching_compression_and_security_headers() {
     let plain = get(replica, "/frontend-0123456789abcdef.js", None).await;
     assert_eq!(header(&plain, "content-encoding"), "");
 
-    // The API and the probes are not static files.
+    // The API and the probes are not static files: no file caching policy, never stored.
     let api = get(replica, "/api/counters/global", None).await;
     assert!(header(&api, "content-type").starts_with("application/json"));
-    assert_eq!(header(&api, "cache-control"), "");
+    assert_eq!(header(&api, "cache-control"), "no-store");
 }
