@@ -45,7 +45,7 @@ use crate::hub::Hub;
 use crate::origin::OriginPolicy;
 use crate::store::{EmbeddedStore, RedisStore, Store};
 
-/// How long shutdown waits for sockets to send their close frames.
+/// How long shutdown waits for the background tasks (subscriber, presence) to end.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
 
 /// How often the embedded store drops expired dedupe records.
@@ -69,6 +69,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
     let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
+    let drain_time = ws::drain_time(&config);
     let hub = Hub::default();
     let tasks = TaskTracker::new();
 
@@ -129,8 +130,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
         .await?;
 
     // Upgraded sockets live outside axum's connection tracking; they saw the cancellation
-    // and are sending their close frames. Give them a moment.
-    let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+    // and are answering their last frames and closing. Give them the time that takes.
+    let deadline = tokio::time::Instant::now() + drain_time;
     while hub.sockets() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -23,6 +23,7 @@ use shared::{ClientMessage, CounterName, ErrorCode, OpId, ProtocolError, ServerM
 use tokio::time::{Instant, sleep_until};
 
 use crate::app::AppState;
+use crate::config::Config;
 use crate::counters::Counters;
 use crate::error::AppError;
 use crate::hub::Membership;
@@ -31,8 +32,15 @@ use crate::rate_limit::TokenBucket;
 /// Close code 1013, "try again later": the store could not be read when the socket opened.
 const TRY_AGAIN_LATER: u16 = 1013;
 
-/// How long a closing socket may wait for the replies to its last frames.
+/// How long a closing socket waits, beyond the store's own timeout (which bounds every
+/// change), for the replies to its last frames; and then for the client's close frame.
 const FLUSH_GRACE: Duration = Duration::from_secs(1);
+
+/// The longest a socket takes to close once the replica is told to stop: its last replies,
+/// then the closing handshake. The replica waits this long for its sockets before exiting.
+pub fn drain_time(config: &Config) -> Duration {
+    config.store_timeout() + FLUSH_GRACE * 2
+}
 
 /// How many of one socket's frames may wait for the store at once. Waiting for each change
 /// before reading the next capped one busy socket at one store round trip per change
@@ -105,12 +113,13 @@ struct Timing {
 enum Step {
     /// Send these, in order.
     Send(Message, Option<Message>),
-    /// Read no more: answer the frames in flight, then send this close frame and end.
-    Close(Message),
+    /// Read no more: answer the frames in flight, then send this close frame (if any; not
+    /// when the client's side is gone) and end.
+    Close(Option<Message>),
     /// Nothing to send this turn.
     Skip,
-    /// End now: the client closed or the connection failed (replies in flight cannot reach
-    /// it; their changes still complete), or the replies did not come in time.
+    /// End now: the client sent its close frame, after which nothing but the close reply
+    /// may be sent (the changes in flight still complete).
     End,
 }
 
@@ -188,18 +197,12 @@ where
     tokio::pin!(shutdown, timer, pace);
     let mut last_heard = Instant::now();
     // Set once the socket stops reading: the close frame to send when the replies are out.
-    let mut closing: Option<Message> = None;
+    let mut closing: Option<Option<Message>> = None;
     loop {
         if in_flight.is_empty()
             && let Some(frame) = closing.take()
         {
-            if send(&mut socket, frame, timing).await.is_ok() {
-                // The closing handshake: read until the client's close frame. A socket closed
-                // with unread frames in its buffer is reset, not closed, and a reset can
-                // throw away the replies and the close frame the client has not read yet.
-                let drain = async { while let Some(Ok(_)) = socket.next().await {} };
-                let _ = tokio::time::timeout(FLUSH_GRACE, drain).await;
-            }
+            finish(&mut socket, frame, timing).await;
             return;
         }
         let reading = closing.is_none() && in_flight.len() < MAX_IN_FLIGHT;
@@ -208,19 +211,21 @@ where
             Some(reply) = in_flight.next() => Step::Send(Message::Text(reply.into()), None),
             () = &mut timer => {
                 if closing.is_some() {
-                    // The replies did not come in time; the socket ends without them.
-                    Step::End
+                    // The store did not answer in time: those replies are given up (their
+                    // changes may still complete) and the socket closes.
+                    in_flight = FuturesOrdered::new();
+                    Step::Skip
                 } else if last_heard + timing.idle_timeout > Instant::now() {
                     timer.as_mut().reset(last_heard + timing.idle_timeout);
                     Step::Skip
                 } else {
                     // A client silent this long is gone (browsers answer pings by
                     // themselves, so a live page is never silent that long).
-                    Step::Close(close(close_code::AWAY, "idle for too long"))
+                    Step::Close(Some(close(close_code::AWAY, "idle for too long")))
                 }
             }
             () = &mut shutdown, if closing.is_none() => {
-                Step::Close(close(close_code::AWAY, "server restarting; reconnect"))
+                Step::Close(Some(close(close_code::AWAY, "server restarting; reconnect")))
             }
             incoming = socket.next(), if reading => {
                 last_heard = Instant::now();
@@ -241,9 +246,12 @@ where
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Skip,
                     Some(Err(err)) if is_too_large(&err) => {
                         counters.metrics.refused(ErrorCode::TooLarge);
-                        Step::Close(close(close_code::SIZE, "frame too large"))
+                        Step::Close(Some(close(close_code::SIZE, "frame too large")))
                     }
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => Step::End,
+                    Some(Ok(Message::Close(_))) => Step::End,
+                    // The client's side ended without a close frame (it may only have shut
+                    // its sending half): it still gets the replies to what it sent.
+                    Some(Err(_)) | None => Step::Close(None),
                 }
             }
             changed = membership.state.changed(), if !feed.held => {
@@ -290,15 +298,37 @@ where
             }
             Step::Close(frame) => {
                 closing = Some(frame);
-                timer.as_mut().reset(Instant::now() + FLUSH_GRACE);
+                timer
+                    .as_mut()
+                    .reset(Instant::now() + app.config.store_timeout() + FLUSH_GRACE);
             }
             Step::Skip => {}
             Step::End => {
-                // Sends what the WebSocket layer still owes, such as the reply to a client's
-                // close frame, which it otherwise sends only on the next read.
-                let _ = tokio::time::timeout(FLUSH_GRACE, socket.flush()).await;
+                finish(&mut socket, None, timing).await;
                 return;
             }
+        }
+    }
+}
+
+/// Ends a socket whose replies are out. With a close frame to send, it then reads until the
+/// client's close frame: a socket closed with unread frames in its buffer is reset, not
+/// closed, and a reset can throw away the replies and the close frame the client has not
+/// read yet. Without one it sends what the WebSocket layer still owes, such as the reply to
+/// a client's close frame, which it otherwise sends only on the next read.
+async fn finish<S>(socket: &mut S, frame: Option<Message>, timing: Timing)
+where
+    S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    match frame {
+        Some(frame) => {
+            if send(socket, frame, timing).await.is_ok() {
+                let drain = async { while let Some(Ok(_)) = socket.next().await {} };
+                let _ = tokio::time::timeout(FLUSH_GRACE, drain).await;
+            }
+        }
+        None => {
+            let _ = tokio::time::timeout(FLUSH_GRACE, socket.flush()).await;
         }
     }
 }

@@ -174,8 +174,9 @@ pub async fn frames_sent_back_to_back_are_answered_in_order(cluster: Cluster) {
 }
 
 /// A replica told to stop (SIGTERM, as in a rolling restart) answers every change it has
-/// read, however many are in the store at that moment, then closes with 1001; a change it
-/// did not answer was not applied, so the client can safely send it again elsewhere.
+/// read, then closes with 1001; a frame it did not read was not applied, so the client can
+/// safely send it again elsewhere. (`redis::a_stopping_replica_answers_the_changes_still_in_redis`
+/// makes sure changes are waiting in the store when the signal comes.)
 pub async fn a_stopping_replica_answers_every_change_it_read(mut cluster: Cluster) {
     const FRAMES: usize = 200;
     let replica = &mut cluster.replicas[0];

@@ -1,8 +1,11 @@
 //! What only the Redis store has: pub/sub across replicas, the operator's `redis-cli`, and
 //! Redis going away and coming back.
 
+use std::time::Duration;
+
 use shared::{ErrorCode, ServerMessage};
 
+use crate::helpers::ws_client::change_frame;
 use crate::helpers::{Cluster, RedisServer, WsClient, eventually};
 
 fn error_code(answer: &serde_json::Value) -> Option<ErrorCode> {
@@ -240,4 +243,44 @@ async fn a_damaged_key_is_refused_and_spares_the_other_counters() {
     assert_eq!(replica.readyz().await, 200);
     replica.increment("healthy", 2, None).await;
     other.wait_for_value(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_replica_answers_the_changes_still_in_redis() {
+    // Redis holds every write for a moment (CLIENT PAUSE), so when SIGTERM comes the replica
+    // has a full window of a socket's changes waiting in the store. It answers every one of
+    // them before its 1001 close, and reads no frame after the signal.
+    const FRAMES: usize = 200;
+    let mut cluster = Cluster::redis(1).await;
+    let mut client = WsClient::connect(&cluster.replicas[0].ws_url("drain")).await;
+    cluster
+        .redis_server()
+        .cmd::<()>(&["CLIENT", "PAUSE", "500", "WRITE"])
+        .await;
+    for k in 0..FRAMES {
+        client.send_text(&change_frame(1, &format!("d-{k}"))).await;
+    }
+    // Time for the replica to read its window of frames; they now wait on Redis.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let replies = tokio::spawn(async move { client.replies_until_close().await });
+    assert!(cluster.replicas[0].terminate().await, "exit status 0");
+    let (replies, code) = replies.await.expect("reader");
+    assert_eq!(code, Some(1001));
+    assert!(
+        !replies.is_empty() && replies.len() < FRAMES,
+        "{} of {FRAMES} frames answered: the window in the store, no more",
+        replies.len()
+    );
+    for (k, reply) in replies.iter().enumerate() {
+        let expected = format!("d-{k}");
+        assert!(
+            matches!(reply, ServerMessage::Ack { op_id: Some(id), .. } if id.as_str() == expected),
+            "reply {k} should be the ack of {expected}: {reply:?}"
+        );
+    }
+    assert_eq!(
+        cluster.stored_value("drain").await,
+        replies.len() as i64,
+        "exactly the answered changes were applied"
+    );
 }
