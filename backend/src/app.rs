@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::connection_limits::ConnectionLimits;
 use crate::counters::Counters;
 use crate::origin::OriginPolicy;
+use crate::serving::Serving;
 use crate::static_files;
 use crate::ws;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub connections: Arc<ConnectionLimits>,
     /// Cancelled on SIGTERM/Ctrl-C; sockets then close with 1001.
     pub shutdown: CancellationToken,
+    /// What each socket watches to know when to close: shutdown, or a lost store.
+    pub serving: Arc<Serving>,
 }
 
 /// The whole HTTP surface. Tests can serve it on port 0 or call it directly.

@@ -94,6 +94,12 @@ pub struct Config {
     #[arg(long, env = "OP_TTL_SECONDS", default_value_t = 86_400)]
     pub op_ttl_seconds: u64,
 
+    /// A replica whose Redis subscriber has been down this long (in milliseconds) closes its
+    /// WebSockets with 1013, so that their clients reconnect — through a load balancer, to a
+    /// replica that can serve them. 0 keeps them open.
+    #[arg(long, env = "STORE_LOST_CLOSE_MS", default_value_t = 5000)]
+    pub store_lost_close_ms: u64,
+
     /// Longest wait (in milliseconds) for one store operation before answering `unavailable`.
     #[arg(long, env = "STORE_TIMEOUT_MS", default_value_t = 2000)]
     pub store_timeout_ms: u64,
@@ -122,6 +128,10 @@ impl Config {
 
     pub fn store_timeout(&self) -> Duration {
         Duration::from_millis(self.store_timeout_ms.max(1))
+    }
+
+    pub fn store_lost_close(&self) -> Option<Duration> {
+        (self.store_lost_close_ms > 0).then(|| Duration::from_millis(self.store_lost_close_ms))
     }
 
     pub fn op_ttl(&self) -> Duration {

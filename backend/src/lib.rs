@@ -11,7 +11,8 @@
 //!   message arrives.
 //!
 //! Around them: [`config`] (flags and env), [`app`] (the router and shared state),
-//! [`origin`] (who may open a socket), [`connection_limits`], [`rate_limit`], [`presence`], [`metrics`], [`error`].
+//! [`origin`] (who may open a socket), [`connection_limits`], [`rate_limit`], [`presence`],
+//! [`metrics`], [`serving`] (closing every socket when the replica lost its store), [`error`].
 
 pub mod api;
 pub mod app;
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod origin;
 pub mod presence;
 pub mod rate_limit;
+pub mod serving;
 pub mod static_files;
 pub mod store;
 pub mod ws;
@@ -43,6 +45,7 @@ use crate::connection_limits::ConnectionLimits;
 use crate::counters::Counters;
 use crate::hub::Hub;
 use crate::origin::OriginPolicy;
+use crate::serving::Serving;
 use crate::store::{EmbeddedStore, RedisStore, Store};
 
 /// How long shutdown waits for the background tasks (subscriber, presence) to end.
@@ -72,6 +75,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
     let drain_time = ws::drain_time(&config);
     let hub = Hub::default();
     let tasks = TaskTracker::new();
+    let serving = Arc::new(Serving::new(shutdown.clone()));
 
     let store = match &config.redis_url {
         Some(url) => {
@@ -86,6 +90,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
                 store.clone(),
                 hub.clone(),
                 config.reconcile_interval(),
+                serving.clone(),
+                config.store_lost_close(),
                 shutdown.clone(),
             ));
             tracing::info!("store: Redis");
@@ -114,6 +120,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
         )),
         config: Arc::new(config),
         shutdown: shutdown.clone(),
+        serving,
     };
     // Scripts and people read this line to learn the address (the port may have been 0).
     println!("listening on http://{address}");

@@ -29,7 +29,8 @@ use crate::error::AppError;
 use crate::hub::Membership;
 use crate::rate_limit::TokenBucket;
 
-/// Close code 1013, "try again later": the store could not be read when the socket opened.
+/// Close code 1013, "try again later": the store could not be read when the socket opened,
+/// or this replica lost it (see `serving.rs`).
 const TRY_AGAIN_LATER: u16 = 1013;
 
 /// How long a closing socket waits, beyond the store's own timeout (which bounds every
@@ -187,14 +188,15 @@ where
     let mut ping = tokio::time::interval(timing.ping_interval);
     ping.reset();
     // The futures below live as long as the socket and are polled in place, so a wake-up
-    // for a state frame does not register and drop a timer and a shutdown waiter each time.
-    let shutdown = app.shutdown.cancelled();
+    // for a state frame does not register and drop a timer and a stop waiter each time.
+    let serving = app.serving.token();
+    let stop = serving.cancelled();
     // The idle deadline, then (once closing) the flush deadline. A frame only notes the
     // time; the timer is moved when it fires early, not on every frame.
     let timer = sleep_until(Instant::now() + timing.idle_timeout);
     // When a held-back state frame is due.
     let pace = sleep_until(Instant::now());
-    tokio::pin!(shutdown, timer, pace);
+    tokio::pin!(stop, timer, pace);
     let mut last_heard = Instant::now();
     // Set once the socket stops reading: the close frame to send when the replies are out.
     let mut closing: Option<Option<Message>> = None;
@@ -224,8 +226,12 @@ where
                     Step::Close(Some(close(close_code::AWAY, "idle for too long")))
                 }
             }
-            () = &mut shutdown, if closing.is_none() => {
-                Step::Close(Some(close(close_code::AWAY, "server restarting; reconnect")))
+            () = &mut stop, if closing.is_none() => {
+                Step::Close(Some(if app.serving.stopping() {
+                    close(close_code::AWAY, "server restarting; reconnect")
+                } else {
+                    close(TRY_AGAIN_LATER, "this server lost its store; reconnect")
+                }))
             }
             incoming = socket.next(), if reading => {
                 last_heard = Instant::now();

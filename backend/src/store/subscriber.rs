@@ -6,7 +6,8 @@
 //! every counter this replica serves (the reconcile), which also catches values changed
 //! behind the service's back.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use shared::CounterState;
@@ -15,18 +16,26 @@ use tokio_util::sync::CancellationToken;
 use super::StoreError;
 use super::redis::RedisStore;
 use crate::hub::Hub;
+use crate::serving::Serving;
 
 /// The longest pause between two attempts to resubscribe.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// Keeps the subscriber running until `shutdown`, resubscribing after every failure.
+/// Keeps the subscriber running until `shutdown`, resubscribing after every failure. When it
+/// has been down for `close_after`, the replica's sockets are closed (once per outage): they
+/// would hear of no change, and a load balancer can move their clients to a replica that
+/// still reaches Redis. New sockets are refused meanwhile (`Store::fans_out`).
 pub async fn run(
     store: RedisStore,
     hub: Hub,
     reconcile_every: Duration,
+    serving: Arc<Serving>,
+    close_after: Option<Duration>,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(50);
+    // When the subscriber last went down, while its sockets are still open.
+    let mut lost_since: Option<Instant> = None;
     loop {
         let result = shutdown
             .run_until_cancelled(subscribe_and_follow(
@@ -36,10 +45,24 @@ pub async fn run(
                 &mut backoff,
             ))
             .await;
+        if store.subscriber_live() {
+            lost_since = Some(Instant::now());
+        }
         store.set_subscriber_live(false);
         match result {
             None => return,
             Some(err) => tracing::warn!(error = %err, "Redis subscriber lost; resubscribing"),
+        }
+        if let (Some(since), Some(after)) = (lost_since, close_after)
+            && since.elapsed() >= after
+        {
+            tracing::warn!(
+                sockets = hub.sockets(),
+                "Redis unreachable for {after:?}: closing this replica's WebSockets (1013) so \
+                 their clients reconnect elsewhere"
+            );
+            serving.close_all();
+            lost_since = None;
         }
         if shutdown
             .run_until_cancelled(tokio::time::sleep(backoff))

@@ -284,3 +284,33 @@ async fn a_stopping_replica_answers_the_changes_still_in_redis() {
         "exactly the answered changes were applied"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_lost_redis_sends_its_clients_elsewhere() {
+    // Sockets on a replica that cannot reach Redis hear of no change and cannot make one.
+    // After a while the replica closes them with 1013, and refuses new ones until Redis is
+    // back, so a load balancer moves the clients to a replica that can serve them.
+    let redis = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]).await;
+    let mut cluster = Cluster::redis_on(redis, 1, &["--store-lost-close-ms", "300"]).await;
+    let replica = &cluster.replicas[0];
+    replica.increment("global", 4, None).await;
+    let mut client = WsClient::connect(&replica.ws_url("global")).await;
+    assert_eq!(client.value, Some(4));
+
+    cluster.redis_server_mut().stop().await;
+    assert_eq!(client.close_code().await, Some(1013));
+    let refused = tokio_tungstenite::connect_async(cluster.replicas[0].ws_url("global")).await;
+    assert!(
+        matches!(&refused, Err(tokio_tungstenite::tungstenite::Error::Http(response)) if response.status() == 503),
+        "a new socket is refused while Redis is away: {refused:?}"
+    );
+
+    cluster.redis_server_mut().restart().await;
+    cluster.wait_ready(200).await;
+    let mut back = WsClient::connect(&cluster.replicas[0].ws_url("global")).await;
+    let reply = back.change(1, "after-the-outage").await;
+    assert!(
+        matches!(reply, ServerMessage::Ack { value: 5, .. }),
+        "{reply:?}"
+    );
+}

@@ -17,14 +17,17 @@ pub struct Cluster {
     pub replicas: Vec<Replica>,
 }
 
-/// Flags every test replica gets: a short reconcile period so tests of it run fast, and a
-/// generous op rate so load tests are not rate-limited (a test of the limit sets its own).
+/// Flags every test replica gets: a short reconcile period so tests of it run fast, a
+/// generous op rate so load tests are not rate-limited, and sockets kept through Redis
+/// outages, which the outage tests watch from one socket (the tests of each limit set their
+/// own).
 fn common_flags(extra: &[&str]) -> Vec<String> {
     let defaults = [
         ("--reconcile-interval-ms", "300"),
         ("--max-ops-per-second", "100000"),
         ("--max-ops-burst", "100000"),
         ("--store-timeout-ms", "1000"),
+        ("--store-lost-close-ms", "0"),
     ];
     let mut flags: Vec<String> = extra.iter().map(|f| f.to_string()).collect();
     for (flag, value) in defaults {
