@@ -2,8 +2,9 @@
 //!
 //! Each connection is one task running one loop. It reads the client's frames, keeps their
 //! changes in the store (several at once), and sends replies in the order the frames came,
-//! the newest state whenever the counter changes, presence changes and pings. One task and
-//! no channel between halves keeps an idle socket small and a delivery cheap (BENCHMARKS.md).
+//! the newest state whenever the counter changes (at most one per `--state-interval-ms`),
+//! presence changes and pings. One task and no channel between halves keeps an idle socket
+//! small and a delivery cheap (BENCHMARKS.md).
 //! The loop is written over any `Sink + Stream` of messages, so it does not care where the
 //! socket came from.
 
@@ -147,11 +148,11 @@ impl StateFeed {
     }
 }
 
-/// Serves one socket until either side ends it or the replica shuts down.
+/// Serves one socket until either side ends it, the replica shuts down or it lost its store.
 ///
-/// Shutdown is handled between frames, so that a replica being drained answers every
-/// operation in hand before its close frame: a rolling restart then leaves no client
-/// guessing whether its last press counted.
+/// Either of the last two stops the reading, and every change already read is answered
+/// before the close frame: a rolling restart then leaves no client guessing whether its last
+/// press counted.
 pub async fn serve<S>(mut socket: S, name: CounterName, app: AppState)
 where
     S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
