@@ -332,38 +332,30 @@ async fn measure(
         failures.push(format!("{phase}: {error:#}"));
     };
 
-    if plan.fanout_only {
-        let fanout = fanout::run(&mut bench)
+    // `--fanout` runs the fan-out rounds alone.
+    let all = !plan.fanout_only;
+    let mut idle = Vec::new();
+    if all {
+        idle = memory::run(&mut bench)
             .await
-            .map_err(|error| note("fan-out", error))
+            .map_err(|error| note("idle-memory", error))
             .unwrap_or_default();
-        return Ok(Results {
-            machine,
-            backend: binary.to_path_buf(),
-            plan,
-            idle: Vec::new(),
-            fanout,
-            writes: None,
-            frontend: None,
-            failures,
-        });
     }
-    let idle = memory::run(&mut bench)
-        .await
-        .map_err(|error| note("idle-memory", error))
-        .unwrap_or_default();
     let fanout = fanout::run(&mut bench)
         .await
         .map_err(|error| note("fan-out", error))
         .unwrap_or_default();
-    let writes = writes::run(&mut bench)
-        .await
-        .map_err(|error| note("write-throughput", error))
-        .ok();
-    let frontend = frontend::run(&mut bench)
-        .await
-        .map_err(|error| note("frontend", error))
-        .ok();
+    let (mut writes, mut frontend) = (None, None);
+    if all {
+        writes = writes::run(&mut bench)
+            .await
+            .map_err(|error| note("write-throughput", error))
+            .ok();
+        frontend = frontend::run(&mut bench)
+            .await
+            .map_err(|error| note("frontend", error))
+            .ok();
+    }
     Ok(Results {
         machine,
         backend: binary.to_path_buf(),
