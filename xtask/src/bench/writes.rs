@@ -53,6 +53,17 @@ impl Tally {
             latency: client::histogram(),
         }
     }
+
+    /// Counts one change sent at `sent`: its latency if it was answered, else an error.
+    fn record(&mut self, answered: bool, sent: Instant) {
+        if answered {
+            self.ops += 1;
+            self.latency
+                .saturating_record((sent.elapsed().as_micros() as u64).max(1));
+        } else {
+            self.errors += 1;
+        }
+    }
 }
 
 pub async fn run(bench: &mut Bench<'_>) -> Result<WriteResults> {
@@ -148,14 +159,7 @@ async fn websocket_writer(url: String, index: usize, deadline: Instant) -> Resul
         })
         .await
         .context("no answer within 10 s")??;
-        if answered {
-            tally.ops += 1;
-            tally
-                .latency
-                .saturating_record((sent.elapsed().as_micros() as u64).max(1));
-        } else {
-            tally.errors += 1;
-        }
+        tally.record(answered, sent);
     }
     Ok(tally)
 }
@@ -188,14 +192,7 @@ async fn rest_writer(
             }
             Err(_) => false,
         };
-        if ok {
-            tally.ops += 1;
-            tally
-                .latency
-                .saturating_record((sent.elapsed().as_micros() as u64).max(1));
-        } else {
-            tally.errors += 1;
-        }
+        tally.record(ok, sent);
     }
     Ok(tally)
 }
