@@ -9,7 +9,8 @@
 //! - [`system_packages`]: the Debian packages the tests need (Redis, Chromium);
 //! - [`frontend`]: the Trunk build into `./dist`;
 //! - [`run`], [`test`]: the `run` and `test` tasks;
-//! - [`bench`]: the benchmark harness and its load generator.
+//! - [`bench`]: builds what the benchmark measures and runs the load generator (the `bench`
+//!   crate beside this one).
 
 mod bench;
 mod frontend;
@@ -45,9 +46,6 @@ enum Task {
     /// Start Redis and two release replicas, measure fan-out, write throughput, idle memory
     /// and the frontend; print a table, write target/bench/results.json and BENCHMARKS.md.
     Bench(bench::Options),
-    /// One load-generator process of `bench` (started by it, not by people).
-    #[command(name = "bench-worker", hide = true)]
-    BenchWorker(bench::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,7 +66,6 @@ fn perform(workspace: &Workspace, task: Task) -> anyhow::Result<ExitCode> {
         Task::Run(options) => run::run(workspace, &options)?,
         Task::Test(options) => return test::test(workspace, &options),
         Task::Bench(options) => bench::bench(workspace, &options)?,
-        Task::BenchWorker(args) => bench::worker(&args)?,
         Task::Dist => {
             workspace::step("Checking the frontend tools");
             let tools = tools::ensure_frontend_tools(workspace)?;

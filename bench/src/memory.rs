@@ -8,21 +8,26 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::fanout::Workers;
-use super::{Bench, rss};
+use crate::harness::Bench;
+use crate::usage::rss;
+use crate::workers::Workers;
 
 #[derive(Debug, Serialize)]
 pub struct IdleResult {
+    /// Idle WebSockets open on the replica at this step.
     pub connections: u64,
+    /// The replica's resident memory before the first connection.
     pub rss_before_mib: f64,
+    /// Its resident memory with `connections` open.
     pub rss_after_mib: f64,
+    /// The difference over the connections: what the target is set on.
     pub kib_per_connection: f64,
 }
 
 /// Opens idle WebSockets on one replica in steps (`plan.idle_connections`, each a running
 /// total) and measures after each step: the issue quotes the cost at 10,000 connections and
 /// sets its target at 19,000 on one replica.
-pub async fn run(bench: &mut Bench<'_>) -> Result<Vec<IdleResult>> {
+pub async fn run(bench: &mut Bench) -> Result<Vec<IdleResult>> {
     let replica = &bench.replicas[0];
     let steps = bench.plan.idle_connections.clone();
     eprintln!(

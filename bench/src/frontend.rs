@@ -1,5 +1,6 @@
 //! Benchmark 4, the frontend: what a first visit downloads, and how long from navigation until
-//! the first value shows, in Debian's headless Chromium driven through `chromedriver`.
+//! the first value shows, in Debian's headless Chromium driven through `chromedriver` with
+//! fantoccini, as the browser tests drive it.
 //!
 //! Each load is cold: a new browser with a fresh profile (no cache, no service worker). A
 //! script injected before the page's own (CDP `Page.addScriptToEvaluateOnNewDocument`) records
@@ -11,13 +12,17 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::Bench;
-use super::cluster::free_port;
-use crate::frontend::dist_dir;
+use crate::cluster::free_port;
+use crate::harness::Bench;
+
+/// How long one WebDriver step (starting a browser, a whole load, closing it) may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Sets `window.__benchFirstValue` when the count element first shows a number.
 const FIRST_VALUE_PROBE: &str = r#"(() => {
@@ -44,10 +49,13 @@ const READ_PROBE: &str = r#"return {
 
 #[derive(Debug, Serialize)]
 pub struct FrontendResult {
+    /// Each file a first load needs.
     pub files: Vec<FileWeight>,
     /// Sums over html, js, wasm and css: what the first load needs.
     pub total: FileWeight,
+    /// Each cold load's time from navigation to the first value.
     pub first_value_ms: Vec<f64>,
+    /// Their median, which the target is set on; `None` when no load succeeded.
     pub first_value_median_ms: Option<f64>,
     /// Bytes over the wire for the page and everything it loaded (median over the loads).
     pub transferred_bytes_median: Option<f64>,
@@ -55,15 +63,24 @@ pub struct FrontendResult {
 
 #[derive(Debug, Serialize, Clone, Default)]
 pub struct FileWeight {
+    /// The file name in `dist/`, or `total`.
     pub file: String,
+    /// Bytes on disk.
     pub raw: u64,
+    /// Bytes at gzip level 9: what any browser accepts.
     pub gzip: u64,
+    /// Bytes at brotli quality 11: about the least a server can send.
     pub brotli: u64,
 }
 
-pub async fn run(bench: &mut Bench<'_>) -> Result<FrontendResult> {
+/// `bytes` in kilobytes, as the report and the targets write weights.
+pub fn kb(bytes: u64) -> String {
+    format!("{:.1} KB", bytes as f64 / 1000.0)
+}
+
+pub async fn run(bench: &mut Bench) -> Result<FrontendResult> {
     eprintln!("frontend: weight of dist/");
-    let (files, total) = weigh(&dist_dir(bench.workspace))?;
+    let (files, total) = weigh(&bench.static_dir)?;
     let url = bench.replicas[0].http_url("/");
     let mut first_value_ms = Vec::new();
     let mut transferred = Vec::new();
@@ -150,10 +167,13 @@ fn weigh(dist: &Path) -> Result<(Vec<FileWeight>, FileWeight)> {
     Ok((files, total))
 }
 
-/// A `chromedriver` on a free port, killed on drop.
+/// A `chromedriver` on a free port, killed on drop; each cold load starts its own Chromium.
 struct ChromeDriver {
+    /// The process, killed on drop.
     _child: tokio::process::Child,
-    base: String,
+    /// Its base URL.
+    url: String,
+    /// Sends the one DevTools command fantoccini has no method for (`goog/cdp/execute`).
     http: reqwest::Client,
 }
 
@@ -168,18 +188,18 @@ impl ChromeDriver {
             .kill_on_drop(true)
             .spawn()
             .context("could not start chromedriver")?;
-        let base = format!("http://127.0.0.1:{port}");
+        let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         for _ in 0..100 {
             if http
-                .get(format!("{base}/status"))
+                .get(format!("{url}/status"))
                 .send()
                 .await
                 .is_ok_and(|response| response.status().is_success())
             {
                 return Ok(ChromeDriver {
                     _child: child,
-                    base,
+                    url,
                     http,
                 });
             }
@@ -188,78 +208,51 @@ impl ChromeDriver {
         bail!("chromedriver did not answer within 10 s")
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Result<Value> {
-        let response = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .json(&body)
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await?;
-        let status = response.status();
-        let value: Value = response.json().await?;
-        if !status.is_success() {
-            bail!("chromedriver {path}: {status} {value}");
-        }
-        Ok(value["value"].clone())
-    }
-
     /// One load in a new browser with a fresh profile: (ms to the first value, bytes
-    /// transferred).
+    /// transferred). The browser is closed whatever happens, so that none outlives the load.
     async fn cold_load(&self, url: &str) -> Result<(f64, f64)> {
-        let profile = tempfile_dir()?;
-        let capabilities = json!({"capabilities": {"alwaysMatch": {
+        let profile = tempfile::tempdir().context("could not create a browser profile")?;
+        let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                          "--disable-dev-shm-usage", "--disable-background-networking",
                          "--disable-component-update", "--no-first-run",
-                         format!("--user-data-dir={}", profile.display())]
+                         format!("--user-data-dir={}", profile.path().display())]
             }
-        }}});
-        let session = self
-            .call(reqwest::Method::POST, "/session", capabilities)
-            .await?;
-        let id = session["sessionId"]
-            .as_str()
-            .context("no session id")?
-            .to_owned();
-        let outcome = self.measure(&id, url).await;
-        let _ = self
-            .call(
-                reqwest::Method::DELETE,
-                &format!("/session/{id}"),
-                json!({}),
-            )
-            .await;
-        let _ = std::fs::remove_dir_all(&profile);
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object literal")
+        };
+        let browser = tokio::time::timeout(
+            COMMAND_TIMEOUT,
+            ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities)
+                .connect(&self.url),
+        )
+        .await
+        .context("Chromium did not start in time")?
+        .context("could not start a Chromium session")?;
+        let outcome = match tokio::time::timeout(COMMAND_TIMEOUT, self.measure(&browser, url)).await
+        {
+            Ok(outcome) => outcome,
+            Err(_) => Err(anyhow!("the load took longer than {COMMAND_TIMEOUT:?}")),
+        };
+        let _ = tokio::time::timeout(COMMAND_TIMEOUT, browser.close()).await;
         outcome
     }
 
-    async fn measure(&self, id: &str, url: &str) -> Result<(f64, f64)> {
-        use reqwest::Method;
-        self.call(
-            Method::POST,
-            &format!("/session/{id}/goog/cdp/execute"),
-            json!({"cmd": "Page.addScriptToEvaluateOnNewDocument",
-                   "params": {"source": FIRST_VALUE_PROBE}}),
+    async fn measure(&self, browser: &Client, url: &str) -> Result<(f64, f64)> {
+        self.cdp(
+            browser,
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": FIRST_VALUE_PROBE}),
         )
         .await?;
-        self.call(
-            Method::POST,
-            &format!("/session/{id}/url"),
-            json!({"url": url}),
-        )
-        .await?;
+        browser.goto(url).await?;
         for _ in 0..100 {
-            let found = self
-                .call(
-                    Method::POST,
-                    &format!("/session/{id}/execute/sync"),
-                    json!({"script": READ_PROBE, "args": []}),
-                )
-                .await?;
+            let found = browser.execute(READ_PROBE, Vec::new()).await?;
             if let Some(first) = found["first"].as_f64() {
                 let bytes = found["transferred"].as_f64().unwrap_or(0.0);
                 return Ok((first, bytes));
@@ -268,17 +261,23 @@ impl ChromeDriver {
         }
         bail!("no value shown within 10 s of the load")
     }
-}
 
-/// A fresh, empty directory for one browser profile.
-fn tempfile_dir() -> Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!(
-        "shared-counter-bench-{}-{}",
-        std::process::id(),
-        super::client::now_ns()
-    ));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+    /// Runs one DevTools command in `browser`'s page, through chromedriver.
+    async fn cdp(&self, browser: &Client, cmd: &str, params: Value) -> Result<()> {
+        let session = browser.session_id().await?.context("no session id")?;
+        let response = self
+            .http
+            .post(format!("{}/session/{session}/goog/cdp/execute", self.url))
+            .json(&json!({"cmd": cmd, "params": params}))
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            bail!("chromedriver {cmd}: {status} {body}");
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

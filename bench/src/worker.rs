@@ -1,7 +1,8 @@
-//! `cargo xtask bench-worker` (hidden): one process of the load generator's subscribers.
+//! `bench worker` (hidden): one process of the load generator's subscribers.
 //!
 //! A process here may hold at most 20,000 open files, so the coordinator starts several workers
-//! (the xtask binary itself, re-executed) and talks to each over its standard input and output,
+//! (the bench binary itself, re-executed; see [`crate::workers`]) and talks to each over its
+//! standard input and output,
 //! one JSON line per message:
 //! 1. the worker opens its connections and prints a [`Ready`] line;
 //! 2. for each [`Command::Round`] it waits until every live connection has seen the round's
@@ -9,7 +10,7 @@
 //! 3. on [`Command::Stop`] or the end of its input it exits, dropping every connection.
 //!
 //! Receipt times are taken the moment a frame is decoded, with the clock shared by all
-//! processes ([`client::now_ns`]), so latency includes any queueing in the generator itself.
+//! processes ([`now_ns`]), so latency includes any queueing in the generator itself.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -24,8 +25,11 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::client::{self, now_ns};
+use crate::client;
+use crate::latency::{self, now_ns};
 
+/// The hidden subcommand that makes the bench binary a worker.
+pub const WORKER_COMMAND: &str = "worker";
 /// How many handshakes one worker has in flight at once.
 const CONNECT_CONCURRENCY: usize = 128;
 
@@ -45,7 +49,9 @@ pub struct WorkerArgs {
 /// The first line a worker prints: how its connections went.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Ready {
+    /// Connections open and subscribed (their first state frame arrived).
     pub connected: u64,
+    /// Connections that could not be opened.
     pub failed: u64,
     /// The first connection error, to say why in the report.
     pub first_error: Option<String>,
@@ -60,8 +66,10 @@ pub enum Command {
     Round {
         final_version: u64,
         send_times: Vec<(u64, u64)>,
+        /// How long the worker waits for its connections to reach `final_version`.
         timeout_ms: u64,
     },
+    /// The benchmark is over: close every connection and exit.
     Stop,
 }
 
@@ -168,7 +176,7 @@ async fn run(args: &WorkerArgs) -> Result<()> {
         let send_times: HashMap<u64, u64> = send_times.into_iter().collect();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
         let mut report = RoundReport::default();
-        let mut latency = client::histogram();
+        let mut latency = latency::histogram();
         // Frames that arrived since the last round belong to this one.
         for (version, at_ns) in book.take_receipts() {
             record(&mut latency, &send_times, version, at_ns);
@@ -200,7 +208,7 @@ async fn run(args: &WorkerArgs) -> Result<()> {
         }
         report.frames = book.take_frames();
         report.stale = book.take_stale();
-        report.latency_us = client::to_pairs(&latency);
+        report.latency_us = latency::to_pairs(&latency);
         report.alive = book.alive.iter().filter(|alive| **alive).count() as u64;
         report.converged = book
             .last_version
@@ -232,7 +240,9 @@ struct Book {
     alive: Vec<bool>,
     /// (version, receipt time) of every frame since the last report.
     receipts: Vec<(u64, u64)>,
+    /// State frames since the last report.
     frames: u64,
+    /// Stale frames since the last report.
     stale: u64,
     /// The latest time a connection first reached the round's final version.
     last_converged_ns: u64,

@@ -3,31 +3,21 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
-use shared::{ChangeRequest, ClientMessage, ServerMessage};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout};
+use shared::ServerMessage;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::client::{self, Latency, now_ns};
-use super::cluster::{self, SourceAddresses};
-use super::worker::{Command, Ready, RoundReport};
-use super::{Bench, CpuSplit};
+use crate::client::{self, increment_frame, wait_for_state};
+use crate::harness::Bench;
+use crate::latency::{self, Latency, now_ns};
+use crate::usage::{self, CpuSplit};
+use crate::worker::Command;
+use crate::workers::Workers;
 
-/// Subscribers per worker process. A worker decodes its frames one after another, so a burst of
-/// N frames queues in it: at 5,000 per worker that queue alone put a ~50 ms floor under the
-/// latency. 2,500 keeps the floor lower and the processes few (and far from the 20,000 open
-/// files a process may hold).
-const SUBSCRIBERS_PER_WORKER: usize = 2_500;
-/// Source addresses per worker: 2,500 connections need far fewer than one address's ports.
-const SOURCES_PER_WORKER: usize = 2;
-/// How long workers get to open their connections.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long the writer waits for the acks of its changes after sending the last one; a
 /// replica that falls behind the schedule works through the backlog meanwhile.
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -37,15 +27,22 @@ const CONVERGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// One cell of the fan-out table.
 #[derive(Debug, Serialize)]
 pub struct FanoutResult {
+    /// Subscribers asked for.
     pub subscribers: usize,
+    /// Subscribers that connected: the round measures these.
     pub connected: u64,
+    /// The writer's schedule.
     pub changes_per_second: u32,
     /// Changes the writer made (acknowledged).
     pub changes: u64,
+    /// From sending a change until a subscriber decoded its state frame, over every frame.
     pub latency: Latency,
+    /// State frames all subscribers received per second of the round.
     pub frames_per_second: f64,
     /// Frames delivered over frames that would be if nobody skipped a version.
     pub delivered_share: f64,
+    /// Frames whose version was not above the previous one on the same connection: the
+    /// protocol promises there are none.
     pub stale_frames: u64,
     /// Subscribers that never showed the final value within the timeout.
     pub not_converged: u64,
@@ -55,122 +52,32 @@ pub struct FanoutResult {
     /// fan-out's share of `converge_ms`, without the time the change queued before applying.
     /// Negative when a subscriber saw the state before the writer saw its ack.
     pub converge_after_ack_ms: f64,
+    /// Who spent the CPU during the round.
     pub cpu: CpuSplit,
     /// Resident memory of each replica at the end of the round.
     pub replica_rss_mib: Vec<f64>,
 }
 
-/// Subscriber worker processes, as seen from the coordinator.
-pub struct Workers {
-    workers: Vec<Worker>,
-    pub connected: u64,
-}
-
-struct Worker {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: Lines<BufReader<ChildStdout>>,
-}
-
-impl Workers {
-    /// Starts enough workers for `count` connections spread over `urls`, and waits until every
-    /// connection is open (or failed).
-    pub async fn start(
-        urls: &[String],
-        count: usize,
-        sources: &mut SourceAddresses,
-    ) -> Result<Workers> {
-        let exe = std::env::current_exe().context("cannot find the xtask binary")?;
-        let processes = count.div_ceil(SUBSCRIBERS_PER_WORKER).max(1);
-        let mut workers = Vec::with_capacity(processes);
-        for index in 0..processes {
-            let share = count / processes + usize::from(index < count % processes);
-            let mut command = tokio::process::Command::new(&exe);
-            command
-                .arg("bench-worker")
-                .arg("--connections")
-                .arg(share.to_string());
-            for url in urls {
-                command.arg("--url").arg(url);
-            }
-            for source in sources.take(SOURCES_PER_WORKER) {
-                command.arg("--source").arg(source.to_string());
-            }
-            let mut child = command
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .kill_on_drop(true)
-                .spawn()
-                .context("could not start a bench worker")?;
-            let stdin = child.stdin.take().context("no stdin pipe")?;
-            let stdout = BufReader::new(child.stdout.take().context("no stdout pipe")?).lines();
-            workers.push(Worker {
-                child,
-                stdin,
-                stdout,
-            });
-        }
-        let mut connected = 0;
-        let mut first_error = None;
-        for worker in &mut workers {
-            let line = tokio::time::timeout(CONNECT_TIMEOUT, worker.stdout.next_line())
-                .await
-                .context("a bench worker took too long to connect")??
-                .context("a bench worker exited before connecting")?;
-            let ready: Ready = serde_json::from_str(&line)?;
-            connected += ready.connected;
-            if first_error.is_none() {
-                first_error = ready.first_error;
-            }
-        }
-        if connected < count as u64 {
-            eprintln!(
-                "warning: {connected} of {count} subscribers connected; first error: {}",
-                first_error.as_deref().unwrap_or("none")
-            );
-        }
-        Ok(Workers { workers, connected })
-    }
-
-    pub fn pids(&self) -> Vec<Option<u32>> {
-        self.workers
-            .iter()
-            .map(|worker| worker.child.id())
-            .collect()
-    }
-
-    /// Tells every worker the round is over and collects their reports.
-    async fn round(&mut self, command: &Command) -> Result<Vec<RoundReport>> {
-        let mut line = serde_json::to_string(command)?;
-        line.push('\n');
-        for worker in &mut self.workers {
-            worker.stdin.write_all(line.as_bytes()).await?;
-            worker.stdin.flush().await?;
-        }
-        let mut reports = Vec::with_capacity(self.workers.len());
-        for worker in &mut self.workers {
-            let line = tokio::time::timeout(CONVERGE_TIMEOUT * 3, worker.stdout.next_line())
-                .await
-                .context("a bench worker did not report")??
-                .context("a bench worker exited during a round")?;
-            reports.push(serde_json::from_str(&line)?);
-        }
-        Ok(reports)
-    }
-
-    pub async fn stop(mut self) {
-        for worker in &mut self.workers {
-            let line = serde_json::to_string(&Command::Stop).unwrap_or_default() + "\n";
-            let _ = worker.stdin.write_all(line.as_bytes()).await;
-        }
-        for worker in &mut self.workers {
-            if tokio::time::timeout(Duration::from_secs(10), worker.child.wait())
-                .await
-                .is_err()
-            {
-                let _ = worker.child.kill().await;
-            }
-        }
+impl FanoutResult {
+    /// The round on one line, as it is printed while the benchmark runs.
+    pub fn summary(&self) -> String {
+        format!(
+            "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.0} frames/s ({:.0} % of versions), \
+             {} stale, {} not converged, converged {:.1} ms after the last change ({:.1} ms after its ack), \
+             CPU replicas {:.0} % redis {:.0} % generator {:.0} %",
+            self.latency.p50_ms,
+            self.latency.p99_ms,
+            self.latency.max_ms,
+            self.frames_per_second,
+            self.delivered_share * 100.0,
+            self.stale_frames,
+            self.not_converged,
+            self.converge_ms,
+            self.converge_after_ack_ms,
+            self.cpu.replicas_pct,
+            self.cpu.redis_pct,
+            self.cpu.generator_pct,
+        )
     }
 }
 
@@ -188,7 +95,7 @@ struct Changes {
 }
 
 /// Runs the fan-out benchmark for every subscriber count and change rate of the plan.
-pub async fn run(bench: &mut Bench<'_>) -> Result<Vec<FanoutResult>> {
+pub async fn run(bench: &mut Bench) -> Result<Vec<FanoutResult>> {
     let mut results = Vec::new();
     for (subscribers, rates) in bench.plan.fanout.clone() {
         let name = format!("fanout-{subscribers}");
@@ -211,18 +118,21 @@ pub async fn run(bench: &mut Bench<'_>) -> Result<Vec<FanoutResult>> {
             let before = processes.sample();
             let changes = make_changes(&mut writer, rate, bench.plan.fanout_seconds).await?;
             let reports = workers
-                .round(&Command::Round {
-                    final_version: changes.final_version,
-                    send_times: changes.send_times.clone(),
-                    timeout_ms: CONVERGE_TIMEOUT.as_millis() as u64,
-                })
+                .round(
+                    &Command::Round {
+                        final_version: changes.final_version,
+                        send_times: changes.send_times.clone(),
+                        timeout_ms: CONVERGE_TIMEOUT.as_millis() as u64,
+                    },
+                    CONVERGE_TIMEOUT * 3,
+                )
                 .await?;
             let after = processes.sample();
             let wall = changes.elapsed.as_secs_f64().max(0.001);
-            let mut latency = client::histogram();
+            let mut latency = latency::histogram();
             let (mut frames, mut stale, mut converged, mut last) = (0, 0, 0, 0);
             for report in &reports {
-                client::add_pairs(&mut latency, &report.latency_us);
+                latency::add_pairs(&mut latency, &report.latency_us);
                 frames += report.frames;
                 stale += report.stale;
                 converged += report.converged;
@@ -250,45 +160,15 @@ pub async fn run(bench: &mut Bench<'_>) -> Result<Vec<FanoutResult>> {
                 replica_rss_mib: bench
                     .replicas
                     .iter()
-                    .map(|replica| cluster::sample(replica.pid()).rss_bytes as f64 / 1048576.0)
+                    .map(|replica| usage::rss(replica.pid()) as f64 / 1048576.0)
                     .collect(),
             });
-            eprintln!(
-                "    {}",
-                super::report::fanout_line(results.last().unwrap())
-            );
+            eprintln!("    {}", results.last().unwrap().summary());
         }
         drop(writer);
         workers.stop().await;
     }
     Ok(results)
-}
-
-/// Reads frames until the first `state`: the connection is subscribed.
-pub async fn wait_for_state(socket: &mut client::Socket) -> Result<()> {
-    let deadline = Duration::from_secs(10);
-    tokio::time::timeout(deadline, async {
-        while let Some(message) = socket.next().await {
-            if let Message::Text(text) = message?
-                && let Ok(ServerMessage::State(_)) = serde_json::from_str(text.as_str())
-            {
-                return Ok(());
-            }
-        }
-        bail!("the connection closed before its first state")
-    })
-    .await
-    .context("no state frame within 10 s")?
-}
-
-/// The JSON of one `increment` frame.
-pub fn increment_frame(op_id: String) -> Result<String> {
-    Ok(serde_json::to_string(&ClientMessage::Increment(
-        ChangeRequest {
-            by: Some(1),
-            op_id: Some(op_id),
-        },
-    ))?)
 }
 
 /// Sends `rate` increments a second for `seconds` on a schedule (not waiting for acks), and

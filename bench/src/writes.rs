@@ -13,15 +13,18 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::client::{self, Latency};
-use super::fanout::{increment_frame, wait_for_state};
-use super::{Bench, CpuSplit};
+use crate::client::{self, increment_frame, wait_for_state};
+use crate::harness::Bench;
+use crate::latency::{self, Latency, now_ns};
+use crate::usage::CpuSplit;
 
 #[derive(Debug, Serialize)]
 pub struct WriteResults {
+    /// One per transport and number of writers.
     pub runs: Vec<WriteRun>,
     /// `redis-benchmark`'s requests per second for the script, 50 clients, no pipelining.
     pub redis_benchmark_ops_per_second: f64,
+    /// `redis-benchmark`'s median latency, beside the writers' own.
     pub redis_benchmark_p50_ms: f64,
     /// CPU while `redis-benchmark` ran (its own process is not included).
     pub redis_benchmark_cpu: CpuSplit,
@@ -29,19 +32,40 @@ pub struct WriteResults {
 
 #[derive(Debug, Serialize)]
 pub struct WriteRun {
+    /// `websocket` or `rest`.
     pub transport: &'static str,
+    /// Concurrent writers, each with one change in flight.
     pub writers: usize,
+    /// Changes answered with an ack.
     pub ops: u64,
+    /// Changes refused, failed or unanswered.
     pub errors: u64,
+    /// `ops` over the wall time.
     pub ops_per_second: f64,
+    /// From sending a change until its answer.
     pub latency: Latency,
+    /// Who spent the CPU meanwhile.
     pub cpu: CpuSplit,
+}
+
+impl WriteResults {
+    /// `ops_per_second` as a share of `redis-benchmark`'s rate (0 when that is unknown).
+    pub fn share_of_redis_benchmark(&self, ops_per_second: f64) -> f64 {
+        if self.redis_benchmark_ops_per_second > 0.0 {
+            ops_per_second / self.redis_benchmark_ops_per_second
+        } else {
+            0.0
+        }
+    }
 }
 
 /// What one writer task measured.
 struct Tally {
+    /// Changes answered with an ack.
     ops: u64,
+    /// Changes refused or unanswered.
     errors: u64,
+    /// Latencies of the answered ones, in µs.
     latency: hdrhistogram::Histogram<u64>,
 }
 
@@ -50,7 +74,7 @@ impl Tally {
         Self {
             ops: 0,
             errors: 0,
-            latency: client::histogram(),
+            latency: latency::histogram(),
         }
     }
 
@@ -66,7 +90,7 @@ impl Tally {
     }
 }
 
-pub async fn run(bench: &mut Bench<'_>) -> Result<WriteResults> {
+pub async fn run(bench: &mut Bench) -> Result<WriteResults> {
     let mut runs = Vec::new();
     let seconds = bench.plan.write_seconds;
     for &writers in &bench.plan.writers.clone() {
@@ -91,7 +115,7 @@ pub async fn run(bench: &mut Bench<'_>) -> Result<WriteResults> {
                     tasks.spawn(rest_writer(rest.clone(), url, index, deadline));
                 }
             }
-            let mut latency = client::histogram();
+            let mut latency = latency::histogram();
             let (mut ops, mut errors) = (0, 0);
             while let Some(tally) = tasks.join_next().await {
                 let tally = tally??;
@@ -140,7 +164,7 @@ async fn websocket_writer(url: String, index: usize, deadline: Instant) -> Resul
     let mut tally = Tally::new();
     let mut sequence = 0u64;
     while Instant::now() < deadline {
-        let op_id = format!("w{index}-{}-{sequence}", client::now_ns());
+        let op_id = format!("w{index}-{}-{sequence}", now_ns());
         sequence += 1;
         let sent = Instant::now();
         socket.send(Message::text(increment_frame(op_id)?)).await?;
@@ -174,7 +198,7 @@ async fn rest_writer(
     let mut tally = Tally::new();
     let mut sequence = 0u64;
     while Instant::now() < deadline {
-        let op_id = format!("r{index}-{}-{sequence}", client::now_ns());
+        let op_id = format!("r{index}-{}-{sequence}", now_ns());
         sequence += 1;
         let sent = Instant::now();
         let response = http
@@ -200,12 +224,9 @@ async fn rest_writer(
 /// Loads `apply.lua` into the benchmark's Redis and runs `redis-benchmark` on it: 50 clients,
 /// no pipelining, a fresh random `op_id` key per call (`__rand_int__` with `-r`), the same keys
 /// and arguments the backend passes. Returns (requests per second, p50 in ms).
-async fn redis_benchmark(bench: &Bench<'_>) -> Result<(f64, f64)> {
-    let script_path = bench
-        .workspace
-        .root()
-        .join("backend/src/store/lua/apply.lua");
-    let script = std::fs::read_to_string(&script_path)
+async fn redis_benchmark(bench: &Bench) -> Result<(f64, f64)> {
+    let script_path = &bench.apply_script;
+    let script = std::fs::read_to_string(script_path)
         .with_context(|| format!("could not read {}", script_path.display()))?;
     let port = bench.redis.port.to_string();
     let loaded = tokio::process::Command::new("redis-cli")

@@ -1,5 +1,5 @@
 //! The system under test: one `redis-server` and the release-built replicas, each on a free
-//! port of 127.0.0.1, plus what `/proc` says about their CPU time and memory.
+//! port of 127.0.0.1, and the client source addresses the load comes from.
 //!
 //! Everything here is started with `kill_on_drop`, so a benchmark that fails half-way leaves
 //! no process behind.
@@ -166,52 +166,4 @@ impl SourceAddresses {
             })
             .collect()
     }
-}
-
-/// CPU time and memory of one process, from `/proc`.
-#[derive(Clone, Copy, Default)]
-pub struct ProcessSample {
-    /// User plus system time, in clock ticks.
-    pub cpu_ticks: u64,
-    /// Resident set size, in bytes.
-    pub rss_bytes: u64,
-}
-
-/// Reads `/proc/PID/stat` and `/proc/PID/status`; zeros when the process is gone.
-pub fn sample(pid: Option<u32>) -> ProcessSample {
-    let Some(pid) = pid else {
-        return ProcessSample::default();
-    };
-    let cpu_ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            // The command name (field 2) may hold spaces; fields after it are plain numbers.
-            let rest = &stat[stat.rfind(')')? + 1..];
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            // utime and stime are fields 14 and 15 of the line, 11 and 12 after the name.
-            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-        })
-        .unwrap_or(0);
-    let rss_bytes = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(kib * 1024)
-        })
-        .unwrap_or(0);
-    ProcessSample {
-        cpu_ticks,
-        rss_bytes,
-    }
-}
-
-/// Clock ticks per second (`getconf CLK_TCK`), the unit of `/proc/PID/stat` times.
-pub fn clock_ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
 }

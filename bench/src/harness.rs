@@ -1,0 +1,75 @@
+//! What every phase works with: the plan, the system under test, the source addresses not yet
+//! used, and the files a phase reads.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::cluster::{Redis, Replica, SourceAddresses};
+use crate::plan::Plan;
+use crate::usage::{self, Processes};
+
+/// Replicas started for a run: fan-out and writes spread over them.
+const REPLICAS: usize = 2;
+
+/// The files a run reads and writes, as `cargo xtask bench` hands them over.
+pub struct Paths {
+    /// The backend binary measured.
+    pub backend: PathBuf,
+    /// The built frontend the replicas serve and the frontend phase weighs.
+    pub static_dir: PathBuf,
+    /// The Lua script `redis-benchmark` runs: the same one the backend applies changes with.
+    pub apply_script: PathBuf,
+    /// Where the Redis and replica logs go.
+    pub log_dir: PathBuf,
+}
+
+/// What every benchmark works with.
+pub struct Bench {
+    /// The sizes of this run.
+    pub plan: Plan,
+    /// The store every replica shares.
+    pub redis: Redis,
+    /// The backends under test, each on its own port.
+    pub replicas: Vec<Replica>,
+    /// Client source addresses not yet used, so that no phase runs out of ports.
+    pub sources: SourceAddresses,
+    /// The unit of `/proc` CPU times on this machine.
+    pub ticks_per_second: f64,
+    /// The built frontend, weighed by the frontend phase.
+    pub static_dir: PathBuf,
+    /// The Lua script `redis-benchmark` runs.
+    pub apply_script: PathBuf,
+}
+
+impl Bench {
+    /// Starts Redis and the replicas. They are killed when the returned value is dropped,
+    /// whether the run ends or fails.
+    pub async fn start(plan: Plan, paths: &Paths) -> Result<Bench> {
+        let redis = Redis::start(&paths.log_dir).await?;
+        let mut replicas = Vec::with_capacity(REPLICAS);
+        for index in 0..REPLICAS {
+            let log = paths.log_dir.join(format!("replica-{index}.log"));
+            replicas
+                .push(Replica::start(&paths.backend, &redis.url(), &paths.static_dir, &log).await?);
+        }
+        Ok(Bench {
+            plan,
+            redis,
+            replicas,
+            sources: SourceAddresses::new(),
+            ticks_per_second: usage::clock_ticks_per_second(),
+            static_dir: paths.static_dir.clone(),
+            apply_script: paths.apply_script.clone(),
+        })
+    }
+
+    /// The replicas, Redis and this coordinator, for CPU accounting; a phase adds its workers.
+    pub fn system_pids(&self) -> Processes {
+        Processes {
+            replicas: self.replicas.iter().map(Replica::pid).collect(),
+            redis: self.redis.pid(),
+            generator: vec![Some(std::process::id())],
+        }
+    }
+}

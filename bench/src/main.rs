@@ -1,0 +1,198 @@
+//! `bench`: Shared Counter's load generator and benchmark harness (issue 5), run by
+//! `cargo xtask bench`, which installs the programs it starts, builds the frontend, the backend
+//! and this binary (release), and hands over their paths.
+//!
+//! It starts its own `redis-server` (no persistence) and two replicas on free ports of
+//! 127.0.0.1, then measures, in this order:
+//! 1. idle memory per WebSocket on one fresh replica ([`memory`]);
+//! 2. fan-out latency and completeness ([`fanout`]), with subscribers in worker processes
+//!    ([`worker`], `bench worker`, driven through [`workers`]) spread over source addresses of
+//!    127.0.0.0/8;
+//! 3. write throughput over WebSocket and REST against `redis-benchmark` running the same Lua
+//!    script directly ([`writes`]);
+//! 4. the frontend's weight and its time to the first value in headless Chromium
+//!    ([`frontend`]).
+//!
+//! It prints a table and writes the results as JSON; a full run also writes the results section
+//! of `BENCHMARKS.md` ([`report`]), judged against the targets ([`targets`]). `--quick` runs a
+//! small version of everything. Every loop is bounded by a count or a timeout.
+//!
+//! The rest: [`plan`] (the sizes of a run), [`harness`] (what every phase works with),
+//! [`cluster`] (Redis and the replicas), [`client`] (the WebSocket client), [`latency`] (the
+//! shared clock and histograms), [`usage`] (CPU and memory from `/proc`) and [`results`].
+//! Modules depend on each other in one direction only: phases on the harness and the parts
+//! below it, [`results`] on the phases, [`targets`] on [`results`], [`report`] on both.
+
+mod client;
+mod cluster;
+mod fanout;
+mod frontend;
+mod harness;
+mod latency;
+mod memory;
+mod plan;
+mod report;
+mod results;
+mod targets;
+mod usage;
+mod worker;
+mod workers;
+mod writes;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::harness::{Bench, Paths};
+use crate::plan::Plan;
+use crate::results::{Machine, Results};
+
+/// Shared Counter's load generator: start with `cargo xtask bench`, which builds what it
+/// measures and passes the paths.
+#[derive(Parser)]
+#[command(name = "bench", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(flatten)]
+    options: Options,
+    #[command(subcommand)]
+    role: Option<Role>,
+}
+
+#[derive(Subcommand)]
+enum Role {
+    /// One load-generator process of the benchmark (started by it, not by people).
+    #[command(name = worker::WORKER_COMMAND, hide = true)]
+    Worker(worker::WorkerArgs),
+}
+
+#[derive(clap::Args)]
+struct Options {
+    /// A small version of everything, in under a minute; never writes BENCHMARKS.md.
+    #[arg(long)]
+    quick: bool,
+    /// Only this fan-out round (`10000:10`: 10,000 subscribers, 10 changes/s); repeatable.
+    /// Nothing else runs and BENCHMARKS.md is left alone: for profiling one case.
+    #[arg(long, value_name = "SUBSCRIBERS:RATE", value_parser = plan::parse_round)]
+    fanout: Vec<(usize, u32)>,
+    /// The backend binary to measure.
+    #[arg(long, value_name = "PATH", required = true)]
+    backend: Option<PathBuf>,
+    /// The built frontend (`dist/`) the replicas serve.
+    #[arg(long, value_name = "DIR", required = true)]
+    static_dir: Option<PathBuf>,
+    /// The backend's `apply.lua`, which `redis-benchmark` runs.
+    #[arg(long, value_name = "PATH", required = true)]
+    apply_script: Option<PathBuf>,
+    /// Where the Redis and replica logs go.
+    #[arg(long, value_name = "DIR", required = true)]
+    log_dir: Option<PathBuf>,
+    /// Where the results go, as JSON.
+    #[arg(long, value_name = "PATH", required = true)]
+    results: Option<PathBuf>,
+    /// The Markdown file whose results section a full run replaces (BENCHMARKS.md).
+    #[arg(long, value_name = "PATH")]
+    markdown: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.role {
+        Some(Role::Worker(args)) => worker::worker(&args),
+        None => bench(cli.options),
+    };
+    // Errors are printed as one line of context chain, like xtask's own.
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench(options: Options) -> Result<()> {
+    let plan = if !options.fanout.is_empty() {
+        Plan::fanout_only(&options.fanout)
+    } else if options.quick {
+        Plan::quick()
+    } else {
+        Plan::full()
+    };
+    // Clap has checked that the required options are there.
+    let required = |path: Option<PathBuf>| path.context("a required path is missing");
+    let paths = Paths {
+        backend: std::path::absolute(required(options.backend)?)?,
+        static_dir: required(options.static_dir)?,
+        apply_script: required(options.apply_script)?,
+        log_dir: required(options.log_dir)?,
+    };
+    let results_path = required(options.results)?;
+    std::fs::create_dir_all(&paths.log_dir)
+        .with_context(|| format!("could not create {}", paths.log_dir.display()))?;
+
+    let results = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the tokio runtime")?
+        .block_on(measure(plan, &paths))?;
+
+    report::print_table(&results);
+    std::fs::write(&results_path, serde_json::to_string_pretty(&results)?)
+        .with_context(|| format!("could not write {}", results_path.display()))?;
+    eprintln!("\nwrote {}", results_path.display());
+    if let Some(markdown) = options.markdown
+        && results.plan.is_full()
+    {
+        report::write_markdown(&markdown, &results)?;
+        eprintln!("wrote {}", markdown.display());
+    }
+    Ok(())
+}
+
+/// Runs every phase of `plan`; a phase that fails is noted and the run goes on.
+async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
+    let machine = Machine::describe();
+    let mut bench = Bench::start(plan.clone(), paths).await?;
+    let mut failures = Vec::new();
+    let mut note = |phase: &str, error: anyhow::Error| {
+        eprintln!("warning: the {phase} benchmark failed: {error:#}");
+        failures.push(format!("{phase}: {error:#}"));
+    };
+
+    // `--fanout` runs the fan-out rounds alone.
+    let all = !plan.fanout_only;
+    let mut idle = Vec::new();
+    if all {
+        idle = memory::run(&mut bench)
+            .await
+            .map_err(|error| note("idle-memory", error))
+            .unwrap_or_default();
+    }
+    let fanout = fanout::run(&mut bench)
+        .await
+        .map_err(|error| note("fan-out", error))
+        .unwrap_or_default();
+    let (mut writes, mut frontend) = (None, None);
+    if all {
+        writes = writes::run(&mut bench)
+            .await
+            .map_err(|error| note("write-throughput", error))
+            .ok();
+        frontend = frontend::run(&mut bench)
+            .await
+            .map_err(|error| note("frontend", error))
+            .ok();
+    }
+    Ok(Results {
+        machine,
+        backend: paths.backend.clone(),
+        plan,
+        idle,
+        fanout,
+        writes,
+        frontend,
+        failures,
+    })
+}

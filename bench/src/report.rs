@@ -1,0 +1,221 @@
+//! The report: the results as tables on the terminal, and the results section of
+//! `BENCHMARKS.md`, which is replaced between two markers so that hand-written notes around
+//! it (profiles, optimisations with their before and after) survive a new run.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::frontend::kb;
+use crate::results::Results;
+use crate::targets;
+
+const BEGIN: &str = "<!-- bench:results:begin (written by `cargo xtask bench`) -->";
+const END: &str = "<!-- bench:results:end -->";
+
+/// The results as Markdown tables (also printed on the terminal).
+pub fn tables(results: &Results) -> String {
+    let mut out = String::new();
+    let m = &results.machine;
+    let _ = writeln!(
+        out,
+        "Run: {} ({}) of commit {}, {} cores ({}), {:.1} GiB, Linux {}, load average at start {}.\n",
+        m.date_utc,
+        if results.plan.fanout_only {
+            "fan-out only"
+        } else if results.plan.quick {
+            "quick"
+        } else {
+            "full"
+        },
+        m.commit,
+        m.cores,
+        m.cpu_model,
+        m.memory_gib,
+        m.kernel,
+        m.load_average
+    );
+    if !results.failures.is_empty() {
+        let _ = writeln!(out, "Phases that failed:\n");
+        for failure in &results.failures {
+            let _ = writeln!(out, "- {failure}");
+        }
+        out.push('\n');
+    }
+
+    let _ = writeln!(out, "### Fan-out (2 replicas, one writer)\n");
+    let _ = writeln!(
+        out,
+        "| subscribers | changes/s | p50 ms | p99 ms | max ms | frames/s | delivered | stale | \
+         not converged | converged after last change (after its ack), ms | CPU replicas / redis / generator % | \
+         replica RSS MiB |"
+    );
+    let _ = writeln!(
+        out,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+    );
+    for r in &results.fanout {
+        let _ = writeln!(
+            out,
+            "| {} ({} connected) | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} % | {} | {} | {:.1} ({:.1}) | \
+             {:.0} / {:.0} / {:.0} | {} |",
+            r.subscribers,
+            r.connected,
+            r.changes_per_second,
+            r.latency.p50_ms,
+            r.latency.p99_ms,
+            r.latency.max_ms,
+            r.frames_per_second,
+            r.delivered_share * 100.0,
+            r.stale_frames,
+            r.not_converged,
+            r.converge_ms,
+            r.converge_after_ack_ms,
+            r.cpu.replicas_pct,
+            r.cpu.redis_pct,
+            r.cpu.generator_pct,
+            r.replica_rss_mib
+                .iter()
+                .map(|mib| format!("{mib:.0}"))
+                .collect::<Vec<_>>()
+                .join(" + "),
+        );
+    }
+
+    if let Some(writes) = &results.writes {
+        let _ = writeln!(
+            out,
+            "\n### Write throughput (2 replicas, one change in flight per writer)\n"
+        );
+        let _ = writeln!(
+            out,
+            "| transport | writers | ops/s | of redis-benchmark | p50 ms | p99 ms | errors | \
+             CPU replicas / redis / generator % |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---|");
+        for r in &writes.runs {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} | {:.0} % | {:.2} | {:.2} | {} | {:.0} / {:.0} / {:.0} |",
+                r.transport,
+                r.writers,
+                r.ops_per_second,
+                writes.share_of_redis_benchmark(r.ops_per_second) * 100.0,
+                r.latency.p50_ms,
+                r.latency.p99_ms,
+                r.errors,
+                r.cpu.replicas_pct,
+                r.cpu.redis_pct,
+                r.cpu.generator_pct,
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| redis-benchmark EVALSHA apply.lua (50 clients, -P 1) | — | {:.0} | 100 % | {:.2} | | | \
+             — / {:.0} / — |",
+            writes.redis_benchmark_ops_per_second,
+            writes.redis_benchmark_p50_ms,
+            writes.redis_benchmark_cpu.redis_pct,
+        );
+    }
+
+    if !results.idle.is_empty() {
+        let _ = writeln!(out, "\n### Idle memory (one replica)\n");
+        for idle in &results.idle {
+            let _ = writeln!(
+                out,
+                "- {} idle WebSockets: RSS {:.1} → {:.1} MiB, **{:.1} KiB per connection**.",
+                idle.connections, idle.rss_before_mib, idle.rss_after_mib, idle.kib_per_connection
+            );
+        }
+    }
+
+    if let Some(front) = &results.frontend {
+        let _ = writeln!(out, "\n### Frontend\n");
+        let _ = writeln!(out, "| file | raw | gzip -9 | brotli -11 |");
+        let _ = writeln!(out, "|---|---:|---:|---:|");
+        for f in front.files.iter().chain(std::iter::once(&front.total)) {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                f.file,
+                kb(f.raw),
+                kb(f.gzip),
+                kb(f.brotli)
+            );
+        }
+        let loads: Vec<String> = front
+            .first_value_ms
+            .iter()
+            .map(|ms| format!("{ms:.0}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nFirst value shown, headless Chromium, cold loads: median **{}** (each: {} ms). \
+             Bytes over the wire for a first load (median): {}.",
+            front
+                .first_value_median_ms
+                .map_or("n/a".to_owned(), |ms| format!("{ms:.0} ms")),
+            loads.join(", "),
+            front
+                .transferred_bytes_median
+                .map_or("n/a".to_owned(), |bytes| kb(bytes as u64)),
+        );
+    }
+
+    let _ = writeln!(out, "\n### Targets\n");
+    let _ = writeln!(out, "| target | measured | verdict |");
+    let _ = writeln!(out, "|---|---|---|");
+    for row in targets::check(results) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            row.target, row.measured, row.verdict
+        );
+    }
+    out
+}
+
+pub fn print_table(results: &Results) {
+    println!("\n{}", tables(results));
+}
+
+/// Replaces the results section of `BENCHMARKS.md`, creating the file if needed.
+pub fn write_markdown(path: &Path, results: &Results) -> Result<()> {
+    let section = format!("{BEGIN}\n\n{}\n{END}", tables(results));
+    let existing = std::fs::read_to_string(path).unwrap_or_default();
+    std::fs::write(path, replace_section(&existing, &section))?;
+    Ok(())
+}
+
+/// `existing` with its results section replaced by `section`; a new file if it has none.
+fn replace_section(existing: &str, section: &str) -> String {
+    match (existing.find(BEGIN), existing.find(END)) {
+        (Some(begin), Some(end)) if begin < end => {
+            format!(
+                "{}{section}{}",
+                &existing[..begin],
+                &existing[end + END.len()..]
+            )
+        }
+        _ => format!("# Benchmarks\n\n## Latest full run\n\n{section}\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_section_between_the_markers_is_replaced() {
+        let existing = format!("# Notes\nby hand\n{BEGIN}\nold\n{END}\n## After\nkept\n");
+        let section = format!("{BEGIN}\nnew\n{END}");
+        let updated = replace_section(&existing, &section);
+        assert_eq!(
+            updated,
+            format!("# Notes\nby hand\n{section}\n## After\nkept\n")
+        );
+        assert!(replace_section("", &section).contains("new"));
+    }
+}
