@@ -1,9 +1,8 @@
 //! `bench worker` (hidden): one process of the load generator's subscribers.
 //!
 //! A process here may hold at most 20,000 open files, so the coordinator starts several workers
-//! (the bench binary itself, re-executed; see [`crate::workers`]) and talks to each over its
-//! standard input and output,
-//! one JSON line per message:
+//! (the bench binary itself, re-executed; its side is `workers.rs`) and talks to each over its
+//! standard input and output, one JSON line per message:
 //! 1. the worker opens its connections and prints a [`Ready`] line;
 //! 2. for each [`Command::Round`] it waits until every live connection has seen the round's
 //!    final version (or the timeout passes) and prints a [`RoundReport`];
