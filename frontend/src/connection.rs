@@ -73,19 +73,20 @@ impl Connection {
         Self { shared }
     }
 
-    /// Writes one frame; false when no socket is open to take it.
-    pub fn send(&self, message: &ClientMessage) -> bool {
+    /// Writes one frame to the open socket. Without one the frame is dropped: the reducer
+    /// hands it to the next socket, since a socket that goes reports `Disconnected`.
+    pub fn send(&self, message: &ClientMessage) {
         let socket = self.shared.socket.borrow();
         let Some(socket) = socket.as_ref() else {
-            return false;
+            return;
         };
         if socket.ws.ready_state() != WebSocket::OPEN {
-            return false;
+            return;
         }
-        let Ok(text) = serde_json::to_string(message) else {
-            return false;
-        };
-        socket.ws.send_with_str(&text).is_ok()
+        if let Ok(text) = serde_json::to_string(message) {
+            // A failed write means the socket is going, and its close is on its way.
+            let _ = socket.ws.send_with_str(&text);
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! - [`components`]: the view.
 //!
 //! [`CounterPage`] wires them: frames and socket events go into the reducer, and after every
-//! render the ops the reducer wants sent are written to the socket and what must outlive the
+//! render the ops the reducer handed out are written to the socket and what must outlive the
 //! page is stored.
 
 mod components;
@@ -19,9 +19,7 @@ mod state;
 mod storage;
 mod web;
 
-use std::rc::Rc;
-
-use shared::{CounterName, OpId};
+use shared::CounterName;
 use yew::prelude::*;
 
 use components::app_bar::AppBar;
@@ -35,16 +33,6 @@ use connection::{Connection, counter_url};
 use route::Route;
 use state::{Action, State, Status};
 use storage::OfflineQueue;
-
-impl Reducible for State {
-    type Action = Action;
-
-    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        let mut state = Rc::unwrap_or_clone(self);
-        state.apply(action);
-        Rc::new(state)
-    }
-}
 
 /// How long refused ops wait before they are sent again.
 const RETRY_PAUSE_MS: u32 = 1_500;
@@ -102,26 +90,20 @@ fn counter_page(props: &CounterPageProps) -> Html {
         });
     }
 
-    // The send loop: after every render, write what the reducer has queued and report it,
-    // so that what was sent on which socket stays the reducer's business.
+    // The send loop: after a render, write what the reducer has handed to the socket since
+    // the last write. The reducer already counts it as out, so a press costs one render.
     {
         let state = state.clone();
         let connection = connection.clone();
+        let written = use_mut_ref(|| 0);
         use_effect(move || {
-            let sent: Vec<OpId> = match connection.borrow().as_ref() {
-                Some(connection) => state
-                    .outbox()
-                    .take_while(|op| connection.send(&op.frame()))
-                    .map(|op| op.op_id.clone())
-                    .collect(),
-                None => Vec::new(),
-            };
-            if !sent.is_empty() {
-                state.dispatch(Action::Sent {
-                    connection: state.connection(),
-                    op_ids: sent,
-                });
+            let mut written = written.borrow_mut();
+            if let Some(connection) = connection.borrow().as_ref() {
+                for op in state.outbox(*written) {
+                    connection.send(&op.frame());
+                }
             }
+            *written = state.handed_out();
         });
     }
 
@@ -188,7 +170,7 @@ fn counter_page(props: &CounterPageProps) -> Html {
                     pending={state.unsettled_presses()}
                 />
                 <Notice
-                    error={state.error().map(AttrValue::from)}
+                    error={state.error().cloned()}
                     queue_full={state.queue_full()}
                     expired={state.expired()}
                     unsettled={state.unsettled_presses()}

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use shared::{CounterName, OpId};
 
-use crate::state::{Saved, SavedOp};
+use crate::state::saved::{Saved, SavedOp};
 
 /// Where a counter's queue lives in `localStorage`. The version lets a later format move on
 /// without misreading this one.
@@ -86,7 +86,7 @@ fn read(key: &str) -> Option<Saved> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Confirmed;
+    use crate::state::saved::Confirmed;
 
     fn op(id: &str, delta: i64, created_ms: u64) -> SavedOp {
         SavedOp {
