@@ -21,6 +21,7 @@ use std::rc::{Rc, Weak};
 use futures_util::future::{self, AbortHandle};
 use futures_util::stream::SplitSink;
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use gloo_events::EventListener;
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, State};
 use gloo_timers::callback::{Interval, Timeout};
@@ -28,7 +29,7 @@ use shared::{ClientMessage, ServerMessage};
 use yew::Callback;
 
 use crate::state::Action;
-use crate::web::{self, Listener};
+use crate::web;
 
 /// The first retry delay, in milliseconds.
 const FIRST_DELAY_MS: u32 = 250;
@@ -130,7 +131,7 @@ struct Shared {
     /// The scheduled retry; replacing or dropping it cancels it.
     retry: RefCell<Option<Timeout>>,
     /// The window's and document's handlers, removed on drop.
-    window_listeners: RefCell<Vec<Listener>>,
+    window_listeners: RefCell<Vec<EventListener>>,
 }
 
 impl Shared {
@@ -225,12 +226,12 @@ impl Shared {
     /// when either comes back instead of waiting out a backoff that may have grown to
     /// seconds.
     fn listen_to_window(self: &Rc<Self>) {
-        if web_sys::window().is_none() {
+        let Some(window) = web_sys::window() else {
             return;
-        }
+        };
         let mut listeners = self.window_listeners.borrow_mut();
         let weak = Rc::downgrade(self);
-        listeners.push(Listener::on_window("online", move |_| {
+        listeners.push(EventListener::new(&window, "online", move |_| {
             if let Some(shared) = weak.upgrade() {
                 shared.on_action.emit(Action::BrowserOnline(true));
                 // The network under the socket changed: an open socket may be half-open and
@@ -240,23 +241,29 @@ impl Shared {
             }
         }));
         let weak = Rc::downgrade(self);
-        listeners.push(Listener::on_window("offline", move |_| {
+        listeners.push(EventListener::new(&window, "offline", move |_| {
             if let Some(shared) = weak.upgrade() {
                 shared.on_action.emit(Action::BrowserOnline(false));
             }
         }));
         let weak = Rc::downgrade(self);
-        listeners.push(Listener::on_document("visibilitychange", move |_| {
-            if let Some(shared) = weak.upgrade().filter(|_| web::document_visible()) {
-                shared.reconnect_now(true);
-            }
-        }));
-        let weak = Rc::downgrade(self);
-        listeners.push(Listener::on_window("pageshow", move |_| {
+        listeners.push(EventListener::new(&window, "pageshow", move |_| {
             if let Some(shared) = weak.upgrade() {
                 shared.reconnect_now(true);
             }
         }));
+        if let Some(document) = window.document() {
+            let weak = Rc::downgrade(self);
+            listeners.push(EventListener::new(
+                &document,
+                "visibilitychange",
+                move |_| {
+                    if let Some(shared) = weak.upgrade().filter(|_| web::document_visible()) {
+                        shared.reconnect_now(true);
+                    }
+                },
+            ));
+        }
     }
 
     /// Connects now unless a socket is open (or, with `keep_attempt`, being opened).

@@ -19,6 +19,7 @@ mod state;
 mod storage;
 mod web;
 
+use gloo_events::{EventListener, EventListenerOptions};
 use shared::CounterName;
 use yew::prelude::*;
 
@@ -148,11 +149,16 @@ fn counter_page(props: &CounterPageProps) -> Html {
     {
         let onpress = onpress.clone();
         use_effect_with((), move |()| {
-            let listener = web::Listener::on_window("keydown", move |event| {
-                if let Some(delta) = key_delta(&event) {
-                    event.prevent_default();
-                    onpress.emit(delta);
-                }
+            // Not passive (gloo-events' default), or `preventDefault` would be ignored and the
+            // arrow keys would scroll the page as well.
+            let options = EventListenerOptions::enable_prevent_default();
+            let listener = web_sys::window().map(|window| {
+                EventListener::new_with_options(&window, "keydown", options, move |event| {
+                    if let Some(delta) = key_delta(event) {
+                        event.prevent_default();
+                        onpress.emit(delta);
+                    }
+                })
             });
             move || drop(listener)
         });
