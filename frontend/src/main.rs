@@ -1,11 +1,12 @@
 //! The Shared Counter page: one counter (`/` is `global`, `/c/{name}` any other), live, with
 //! + and − buttons, that keeps working offline.
 //!
-//! - [`state`]: everything the page knows, as a pure reducer, tested natively.
+//! - [`state`]: everything the page knows, as a pure reducer, tested natively; it decides
+//!   what goes out on the socket and when.
 //! - [`connection`]: the WebSocket, reconnected forever, turned into reducer actions.
 //! - [`storage`]: the offline queue in `localStorage`, so presses survive a reload.
 //! - [`route`]: which counter the URL names.
-//! - [`web`]: the other browser APIs (title, haptics, share, service worker, events).
+//! - [`web`]: the other browser APIs (title, haptics, share, visibility, service worker).
 //! - [`components`]: the view.
 //!
 //! [`CounterPage`] wires them: frames and socket events go into the reducer, and after every
