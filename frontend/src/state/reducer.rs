@@ -189,16 +189,13 @@ impl State {
         self.handed_out
     }
 
-    /// The ops handed to the open socket after the `written`-th frame, in the order they were
-    /// handed out: what the send loop writes now.
-    pub fn outbox(&self, written: u64) -> Vec<&PendingOp> {
-        let mut ops: Vec<&PendingOp> = self
-            .pending
+    /// The ops handed to the open socket after the `written`-th frame, oldest first: what the
+    /// send loop writes now. (Ops are independent changes, so the order among those written
+    /// together does not matter to the server.)
+    pub fn outbox(&self, written: u64) -> impl Iterator<Item = &PendingOp> {
+        self.pending
             .iter()
-            .filter(|op| op.in_flight().is_some_and(|seq| seq > written))
-            .collect();
-        ops.sort_by_key(|op| op.in_flight());
-        ops
+            .filter(move |op| op.in_flight().is_some_and(|seq| seq > written))
     }
 
     /// Whether some ops wait for [`Action::RetryDue`]; the page then schedules one.
@@ -434,7 +431,7 @@ mod tests {
 
         /// The ops the send loop would write now.
         fn outbox(&self) -> impl Iterator<Item = &PendingOp> {
-            self.state.outbox(self.written).into_iter()
+            self.state.outbox(self.written)
         }
     }
 
