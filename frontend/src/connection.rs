@@ -18,15 +18,18 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
+use futures_util::future::{self, AbortHandle};
+use futures_util::stream::SplitSink;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use gloo_events::EventListener;
+use gloo_net::websocket::futures::WebSocket;
+use gloo_net::websocket::{Message, State};
 use gloo_timers::callback::{Interval, Timeout};
 use shared::{ClientMessage, ServerMessage};
-use wasm_bindgen::JsCast;
-use wasm_bindgen::closure::Closure;
-use web_sys::{MessageEvent, WebSocket};
 use yew::Callback;
 
 use crate::state::Action;
-use crate::web::{self, Listener};
+use crate::web;
 
 /// The first retry delay, in milliseconds.
 const FIRST_DELAY_MS: u32 = 250;
@@ -44,8 +47,8 @@ const WATCHDOG_MS: u32 = 5_000;
 
 /// A live link to one counter's WebSocket. Dropping it closes the socket and stops retrying.
 pub struct Connection {
-    /// The state the socket's and window's handlers share; they hold it weakly, so dropping
-    /// this is what ends it all.
+    /// The state the socket's task and the window's handlers share; they hold it weakly, so
+    /// dropping this is what ends it all.
     shared: Rc<Shared>,
 }
 
@@ -56,8 +59,8 @@ impl Connection {
         let shared = Rc::new(Shared {
             url,
             on_action,
-            socket: RefCell::new(None),
-            generation: Cell::new(0),
+            sink: RefCell::new(None),
+            reader: RefCell::new(None),
             open: Cell::new(false),
             failures: Cell::new(0),
             retry: RefCell::new(None),
@@ -73,19 +76,17 @@ impl Connection {
         Self { shared }
     }
 
-    /// Writes one frame; false when no socket is open to take it.
-    pub fn send(&self, message: &ClientMessage) -> bool {
-        let socket = self.shared.socket.borrow();
-        let Some(socket) = socket.as_ref() else {
-            return false;
+    /// Writes one frame to the open socket. Without one the frame is dropped: the reducer
+    /// hands it to the next socket, since a socket that goes reports `Disconnected`.
+    pub fn send(&self, message: &ClientMessage) {
+        let mut sink = self.shared.sink.borrow_mut();
+        let (Some(sink), Ok(text)) = (sink.as_mut(), serde_json::to_string(message)) else {
+            return;
         };
-        if socket.ws.ready_state() != WebSocket::OPEN {
-            return false;
-        }
-        let Ok(text) = serde_json::to_string(message) else {
-            return false;
-        };
-        socket.ws.send_with_str(&text).is_ok()
+        // The sink is kept only once the socket is open, and an open gloo-net socket takes a
+        // frame at once, so this never waits. A failed write means the socket is going, and
+        // its close is on its way.
+        let _ = sink.send(Message::Text(text)).now_or_never();
     }
 }
 
@@ -103,17 +104,20 @@ pub fn counter_url(name: &str) -> String {
     format!("{scheme}://{host}/ws/counters/{name}")
 }
 
-/// What the connection's handlers share.
+/// What the connection's task and handlers share.
 struct Shared {
     /// Where to connect; fixed for the page's life.
     url: String,
     /// Where events go: the reducer's dispatcher. Never called while a `RefCell` here is
     /// borrowed, because dispatching may run code that sends.
     on_action: Callback<Action>,
-    /// The current socket with its handlers; `None` before the first attempt.
-    socket: RefCell<Option<Socket>>,
-    /// Numbers the sockets, so events from a retired socket are told apart and ignored.
-    generation: Cell<u64>,
+    /// The writing half of the current socket, from its opening until it closes or is
+    /// replaced.
+    sink: RefCell<Option<SplitSink<WebSocket, Message>>>,
+    /// Stops the task that reads the current socket. A stopped task never reports again, so a
+    /// retired socket's late events cannot touch the new one's state; and once it and the
+    /// sink are dropped, gloo-net closes the socket.
+    reader: RefCell<Option<AbortHandle>>,
     /// Whether the current socket reported `Connected`, so only such a socket reports
     /// `Disconnected`.
     open: Cell<bool>,
@@ -127,104 +131,77 @@ struct Shared {
     /// The scheduled retry; replacing or dropping it cancels it.
     retry: RefCell<Option<Timeout>>,
     /// The window's and document's handlers, removed on drop.
-    window_listeners: RefCell<Vec<Listener>>,
-}
-
-/// One WebSocket and the handlers that must live as long as it does.
-struct Socket {
-    /// The socket itself.
-    ws: WebSocket,
-    /// Reports `Connected`; held so it stays valid while the socket can call it.
-    _on_open: Closure<dyn FnMut()>,
-    /// Decodes frames into `Received`; held for the same reason.
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    /// Reports `Disconnected` and schedules the retry; held for the same reason.
-    _on_close: Closure<dyn FnMut()>,
-}
-
-impl Socket {
-    /// Detaches the handlers and closes the socket, so it can be dropped without JavaScript
-    /// calling into freed closures later.
-    fn retire(self) {
-        self.ws.set_onopen(None);
-        self.ws.set_onmessage(None);
-        self.ws.set_onclose(None);
-        // Closing an already closed socket is a no-op, and there is nothing to do on failure.
-        let _ = self.ws.close();
-    }
+    window_listeners: RefCell<Vec<EventListener>>,
 }
 
 impl Shared {
     /// Opens a new socket in place of the current one.
     fn connect(self: &Rc<Self>) {
         self.retry.borrow_mut().take();
-        if let Some(old) = self.socket.borrow_mut().take() {
-            old.retire();
-        }
+        self.retire_socket();
         if self.open.replace(false) {
             self.on_action.emit(Action::Disconnected);
         }
-        let generation = self.generation.get() + 1;
-        self.generation.set(generation);
-
-        let Ok(ws) = WebSocket::new(&self.url) else {
+        let Ok(socket) = WebSocket::open(&self.url) else {
             // Only a malformed URL fails here; retrying keeps the page's promise to try forever.
             self.schedule_retry();
             return;
         };
+        let (task, reader) = future::abortable(Self::read(Rc::downgrade(self), socket));
+        *self.reader.borrow_mut() = Some(reader);
+        wasm_bindgen_futures::spawn_local(task.map(drop));
+    }
 
-        let weak = Rc::downgrade(self);
-        let on_open = Closure::<dyn FnMut()>::new(move || {
-            if let Some(shared) = Self::current(&weak, generation) {
-                shared.open.set(true);
-                shared.last_frame_at.set(js_sys::Date::now());
-                shared.on_action.emit(Action::Connected);
-            }
-        });
-        let weak = Rc::downgrade(self);
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let Some(shared) = Self::current(&weak, generation) else {
+    /// Stops reading the current socket and lets go of it, which closes it.
+    fn retire_socket(&self) {
+        if let Some(reader) = self.reader.borrow_mut().take() {
+            reader.abort();
+        }
+        self.sink.borrow_mut().take();
+    }
+
+    /// The life of one socket: waits for it to open, reports its frames, and when it closes
+    /// (or never opens) schedules the next attempt. It holds the connection weakly and never
+    /// across a wait, so dropping the connection ends it too.
+    async fn read(weak: Weak<Self>, mut socket: WebSocket) {
+        // gloo-net's sink is ready once the socket has opened or failed to.
+        let _ = future::poll_fn(|cx| socket.poll_ready_unpin(cx)).await;
+        let opened = matches!(socket.state(), State::Open);
+        let (sink, mut frames) = socket.split();
+        if opened && let Some(shared) = weak.upgrade() {
+            shared.open.set(true);
+            shared.last_frame_at.set(js_sys::Date::now());
+            *shared.sink.borrow_mut() = Some(sink);
+            shared.on_action.emit(Action::Connected);
+        }
+        // Frames come in order, and an error frame the server sends before it closes comes
+        // before the end of the stream. The stream's errors (the socket's `error` and `close`
+        // events) are followed by its end, which is what counts here.
+        while let Some(frame) = frames.next().await {
+            let Some(shared) = weak.upgrade() else {
                 return;
             };
             // The server sends JSON text frames only; anything else is not for this page.
-            let Some(text) = event.data().as_string() else {
-                return;
+            let Ok(Message::Text(text)) = frame else {
+                continue;
             };
             let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else {
-                return;
+                continue;
             };
             shared.last_frame_at.set(js_sys::Date::now());
             if matches!(message, ServerMessage::State(_)) {
                 shared.failures.set(0);
             }
             shared.on_action.emit(Action::Received(message));
-        });
-        let weak = Rc::downgrade(self);
-        let on_close = Closure::<dyn FnMut()>::new(move || {
-            if let Some(shared) = Self::current(&weak, generation) {
-                if shared.open.replace(false) {
-                    shared.on_action.emit(Action::Disconnected);
-                }
-                shared.schedule_retry();
+        }
+        if let Some(shared) = weak.upgrade() {
+            shared.sink.borrow_mut().take();
+            shared.reader.borrow_mut().take();
+            if shared.open.replace(false) {
+                shared.on_action.emit(Action::Disconnected);
             }
-        });
-        // `close` always follows `error`, so one handler covers both.
-        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        *self.socket.borrow_mut() = Some(Socket {
-            ws,
-            _on_open: on_open,
-            _on_message: on_message,
-            _on_close: on_close,
-        });
-    }
-
-    /// The connection, if it is still alive and `generation` is still its current socket:
-    /// a retired socket's late events must not touch the new one's state.
-    fn current(weak: &Weak<Self>, generation: u64) -> Option<Rc<Self>> {
-        weak.upgrade()
-            .filter(|shared| shared.generation.get() == generation)
+            shared.schedule_retry();
+        }
     }
 
     /// Tries again after the backoff delay.
@@ -249,12 +226,12 @@ impl Shared {
     /// when either comes back instead of waiting out a backoff that may have grown to
     /// seconds.
     fn listen_to_window(self: &Rc<Self>) {
-        if web_sys::window().is_none() {
+        let Some(window) = web_sys::window() else {
             return;
-        }
+        };
         let mut listeners = self.window_listeners.borrow_mut();
         let weak = Rc::downgrade(self);
-        listeners.push(Listener::on_window("online", move |_| {
+        listeners.push(EventListener::new(&window, "online", move |_| {
             if let Some(shared) = weak.upgrade() {
                 shared.on_action.emit(Action::BrowserOnline(true));
                 // The network under the socket changed: an open socket may be half-open and
@@ -264,31 +241,37 @@ impl Shared {
             }
         }));
         let weak = Rc::downgrade(self);
-        listeners.push(Listener::on_window("offline", move |_| {
+        listeners.push(EventListener::new(&window, "offline", move |_| {
             if let Some(shared) = weak.upgrade() {
                 shared.on_action.emit(Action::BrowserOnline(false));
             }
         }));
         let weak = Rc::downgrade(self);
-        listeners.push(Listener::on_document("visibilitychange", move |_| {
-            if let Some(shared) = weak.upgrade().filter(|_| web::document_visible()) {
-                shared.reconnect_now(true);
-            }
-        }));
-        let weak = Rc::downgrade(self);
-        listeners.push(Listener::on_window("pageshow", move |_| {
+        listeners.push(EventListener::new(&window, "pageshow", move |_| {
             if let Some(shared) = weak.upgrade() {
                 shared.reconnect_now(true);
             }
         }));
+        if let Some(document) = window.document() {
+            let weak = Rc::downgrade(self);
+            listeners.push(EventListener::new(
+                &document,
+                "visibilitychange",
+                move |_| {
+                    if let Some(shared) = weak.upgrade().filter(|_| web::document_visible()) {
+                        shared.reconnect_now(true);
+                    }
+                },
+            ));
+        }
     }
 
     /// Connects now unless a socket is open (or, with `keep_attempt`, being opened).
     fn reconnect_now(self: &Rc<Self>, keep_attempt: bool) {
-        let busy = self.socket.borrow().as_ref().is_some_and(|socket| {
-            let state = socket.ws.ready_state();
-            state == WebSocket::OPEN || (keep_attempt && state == WebSocket::CONNECTING)
-        });
+        // A socket is being opened while its task waits for it; it is open once it reported
+        // `Connected`.
+        let attempt = self.reader.borrow().is_some();
+        let busy = self.open.get() || (keep_attempt && attempt);
         if !busy {
             self.failures.set(0);
             self.connect();
@@ -316,8 +299,6 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        if let Some(socket) = self.socket.get_mut().take() {
-            socket.retire();
-        }
+        self.retire_socket();
     }
 }

@@ -1,15 +1,16 @@
 //! The Shared Counter page: one counter (`/` is `global`, `/c/{name}` any other), live, with
 //! + and − buttons, that keeps working offline.
 //!
-//! - [`state`]: everything the page knows, as a pure reducer, tested natively.
+//! - [`state`]: everything the page knows, as a pure reducer, tested natively; it decides
+//!   what goes out on the socket and when.
 //! - [`connection`]: the WebSocket, reconnected forever, turned into reducer actions.
 //! - [`storage`]: the offline queue in `localStorage`, so presses survive a reload.
 //! - [`route`]: which counter the URL names.
-//! - [`web`]: the other browser APIs (title, haptics, share, service worker, events).
+//! - [`web`]: the other browser APIs (title, haptics, share, visibility, service worker).
 //! - [`components`]: the view.
 //!
 //! [`CounterPage`] wires them: frames and socket events go into the reducer, and after every
-//! render the ops the reducer wants sent are written to the socket and what must outlive the
+//! render the ops the reducer handed out are written to the socket and what must outlive the
 //! page is stored.
 
 mod components;
@@ -19,9 +20,8 @@ mod state;
 mod storage;
 mod web;
 
-use std::rc::Rc;
-
-use shared::{CounterName, OpId};
+use gloo_events::{EventListener, EventListenerOptions};
+use shared::CounterName;
 use yew::prelude::*;
 
 use components::app_bar::AppBar;
@@ -35,16 +35,6 @@ use connection::{Connection, counter_url};
 use route::Route;
 use state::{Action, State, Status};
 use storage::OfflineQueue;
-
-impl Reducible for State {
-    type Action = Action;
-
-    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        let mut state = Rc::unwrap_or_clone(self);
-        state.apply(action);
-        Rc::new(state)
-    }
-}
 
 /// How long refused ops wait before they are sent again.
 const RETRY_PAUSE_MS: u32 = 1_500;
@@ -102,26 +92,20 @@ fn counter_page(props: &CounterPageProps) -> Html {
         });
     }
 
-    // The send loop: after every render, write what the reducer has queued and report it,
-    // so that what was sent on which socket stays the reducer's business.
+    // The send loop: after a render, write what the reducer has handed to the socket since
+    // the last write. The reducer already counts it as out, so a press costs one render.
     {
         let state = state.clone();
         let connection = connection.clone();
+        let written = use_mut_ref(|| 0);
         use_effect(move || {
-            let sent: Vec<OpId> = match connection.borrow().as_ref() {
-                Some(connection) => state
-                    .outbox()
-                    .take_while(|op| connection.send(&op.frame()))
-                    .map(|op| op.op_id.clone())
-                    .collect(),
-                None => Vec::new(),
-            };
-            if !sent.is_empty() {
-                state.dispatch(Action::Sent {
-                    connection: state.connection(),
-                    op_ids: sent,
-                });
+            let mut written = written.borrow_mut();
+            if let Some(connection) = connection.borrow().as_ref() {
+                for op in state.outbox(*written) {
+                    connection.send(&op.frame());
+                }
             }
+            *written = state.handed_out();
         });
     }
 
@@ -166,11 +150,16 @@ fn counter_page(props: &CounterPageProps) -> Html {
     {
         let onpress = onpress.clone();
         use_effect_with((), move |()| {
-            let listener = web::Listener::on_window("keydown", move |event| {
-                if let Some(delta) = key_delta(&event) {
-                    event.prevent_default();
-                    onpress.emit(delta);
-                }
+            // Not passive (gloo-events' default), or `preventDefault` would be ignored and the
+            // arrow keys would scroll the page as well.
+            let options = EventListenerOptions::enable_prevent_default();
+            let listener = web_sys::window().map(|window| {
+                EventListener::new_with_options(&window, "keydown", options, move |event| {
+                    if let Some(delta) = key_delta(event) {
+                        event.prevent_default();
+                        onpress.emit(delta);
+                    }
+                })
             });
             move || drop(listener)
         });
@@ -188,7 +177,7 @@ fn counter_page(props: &CounterPageProps) -> Html {
                     pending={state.unsettled_presses()}
                 />
                 <Notice
-                    error={state.error().map(AttrValue::from)}
+                    error={state.error().cloned()}
                     queue_full={state.queue_full()}
                     expired={state.expired()}
                     unsettled={state.unsettled_presses()}

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use shared::{CounterName, OpId};
 
-use crate::state::{Saved, SavedOp};
+use crate::state::saved::{Saved, SavedOp};
 
 /// Where a counter's queue lives in `localStorage`. The version lets a later format move on
 /// without misreading this one.
@@ -73,6 +73,10 @@ fn merge(stored: Saved, mine: &Saved, known: &HashSet<OpId>) -> Saved {
     }
 }
 
+/// `localStorage`, when the browser lets the page have it. Not through gloo-storage: its
+/// `LocalStorage` throws into the wasm where storage is disabled (blocked site data, some
+/// private modes), and this page must keep working there with its presses in memory; guarding
+/// every call would leave the code no shorter than this.
 fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
@@ -86,7 +90,7 @@ fn read(key: &str) -> Option<Saved> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Confirmed;
+    use crate::state::saved::Confirmed;
 
     fn op(id: &str, delta: i64, created_ms: u64) -> SavedOp {
         SavedOp {

@@ -1,12 +1,11 @@
-//! The few browser APIs the page uses besides the socket and storage: the clock, the title,
-//! haptics, sharing, navigation, window events and the service worker.
+//! The few browser APIs the page uses besides the socket, storage and events: the clock, the
+//! title, haptics, sharing, navigation, visibility and the service worker.
 //!
 //! Each call checks that the API exists before using it: Web Share, the clipboard and
 //! service workers are missing in some browsers and in insecure contexts, and calling an
 //! `undefined` would throw into the wasm.
 
 use js_sys::{Function, Reflect};
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -107,58 +106,6 @@ pub async fn share(title: &str, url: &str) -> Shared {
 /// Whether `object.name` is a function.
 fn has_method(object: &JsValue, name: &str) -> bool {
     Reflect::get(object, &name.into()).is_ok_and(|value| value.is_instance_of::<Function>())
-}
-
-/// A listener on the window or the document, removed when dropped.
-pub struct Listener {
-    /// Where it listens, to remove it from there.
-    target: web_sys::EventTarget,
-    /// The event's name, to remove it.
-    event: &'static str,
-    /// The handler; kept alive as long as the browser may call it.
-    closure: Closure<dyn FnMut(web_sys::Event)>,
-}
-
-impl Listener {
-    /// Listens to `event` on the window.
-    pub fn on_window(event: &'static str, handler: impl FnMut(web_sys::Event) + 'static) -> Self {
-        let target: web_sys::EventTarget = web_sys::window()
-            .expect("the page runs in a window")
-            .unchecked_into();
-        Self::on(target, event, handler)
-    }
-
-    /// Listens to `event` on the document.
-    pub fn on_document(event: &'static str, handler: impl FnMut(web_sys::Event) + 'static) -> Self {
-        let target: web_sys::EventTarget = web_sys::window()
-            .and_then(|window| window.document())
-            .expect("the page has a document")
-            .unchecked_into();
-        Self::on(target, event, handler)
-    }
-
-    fn on(
-        target: web_sys::EventTarget,
-        event: &'static str,
-        handler: impl FnMut(web_sys::Event) + 'static,
-    ) -> Self {
-        let closure = Closure::<dyn FnMut(web_sys::Event)>::new(handler);
-        // Adding a listener does not fail for these targets.
-        let _ = target.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref());
-        Self {
-            target,
-            event,
-            closure,
-        }
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        let _ = self
-            .target
-            .remove_event_listener_with_callback(self.event, self.closure.as_ref().unchecked_ref());
-    }
 }
 
 /// Whether the document is visible now.

@@ -1,11 +1,13 @@
 use yew::prelude::*;
 
-use crate::state::QUEUE_LIMIT;
+use shared::ErrorCode;
+
+use crate::state::{QUEUE_LIMIT, Refusal};
 
 #[derive(PartialEq, Properties)]
 pub struct NoticeProps {
-    /// The server's last refusal, in words for people.
-    pub error: Option<AttrValue>,
+    /// The server's last refusal, told here in words for people.
+    pub error: Option<Refusal>,
     /// Whether the last press was refused because the offline queue is full.
     pub queue_full: bool,
     /// Presses dropped because they waited more than a day.
@@ -22,7 +24,7 @@ pub struct NoticeProps {
 #[function_component]
 pub fn Notice(props: &NoticeProps) -> Html {
     if let Some(error) = &props.error {
-        return html! { <p class="notice error" role="alert">{ error.clone() }</p> };
+        return html! { <p class="notice error" role="alert">{ describe(error) }</p> };
     }
     if props.queue_full {
         return html! {
@@ -56,6 +58,17 @@ pub fn Notice(props: &NoticeProps) -> Html {
     html! { <p class="notice">{ text }</p> }
 }
 
+/// A refusal in words for the person who pressed; the server's own sentence is for developers
+/// and is kept only for codes a press should never cause.
+fn describe(refusal: &Refusal) -> String {
+    match refusal.code {
+        ErrorCode::RateLimited => "Too many presses at once; sending them a little later.".into(),
+        ErrorCode::Overflow => "The counter cannot go any further that way.".into(),
+        ErrorCode::Unavailable => "The server cannot save presses right now; retrying.".into(),
+        _ => format!("The server refused that: {}", refusal.message),
+    }
+}
+
 /// `1000` as "1,000".
 fn separated(n: u64) -> String {
     let digits = n.to_string();
@@ -71,6 +84,17 @@ fn separated(n: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overflow_is_told_in_words_for_people() {
+        let refusal = Refusal {
+            code: ErrorCode::Overflow,
+            message: "too far".into(),
+        };
+        assert!(describe(&refusal).contains("cannot go any further"));
+    }
+
     #[test]
     fn thousands_are_separated() {
         assert_eq!(super::separated(7), "7");
