@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use shared::{ChangeRequest, CounterName, CounterState, Direction, ErrorCode};
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// `GET /api/counters/{name}`.
 pub async fn get(
@@ -85,7 +85,7 @@ pub async fn healthz() -> &'static str {
 
 /// `GET /readyz`: the store answers and the subscriber is live.
 pub async fn readyz(State(app): State<AppState>) -> Result<&'static str, AppError> {
-    match app.counters.store.ready().await {
+    match app.counters.ready().await {
         Ok(()) => Ok("ready\n"),
         Err(err) => {
             tracing::debug!(error = %err, "not ready");
@@ -99,7 +99,7 @@ pub async fn readyz(State(app): State<AppState>) -> Result<&'static str, AppErro
 
 /// `GET /metrics`: Prometheus text.
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    let ready = app.counters.store.ready().await.is_ok();
+    let ready = app.counters.ready().await.is_ok();
     let text = app
         .counters
         .metrics

@@ -1,4 +1,5 @@
-//! Where counters live: Redis for any number of replicas, or an embedded file for one.
+//! Where counters live: Redis for any number of replicas, or an embedded file for one. The
+//! store applies and reads; who hears about a change is [`crate::fanout`]'s business.
 //!
 //! Both stores keep the same contract: a change is applied atomically with its `op_id`
 //! dedupe record and a version bump, and an acknowledged change is durable (Redis within
@@ -7,7 +8,6 @@
 pub mod embedded;
 pub mod keys;
 pub mod redis;
-pub mod subscriber;
 
 use shared::{Change, CounterName, CounterState, ErrorCode, ProtocolError};
 
@@ -87,16 +87,7 @@ impl Store {
         }
     }
 
-    /// Whether changes reach this replica's sockets now (Redis: the subscriber is live). It
-    /// costs no round trip, so every WebSocket upgrade can ask.
-    pub fn fans_out(&self) -> bool {
-        match self {
-            Self::Redis(store) => store.subscriber_live(),
-            Self::Embedded(_) => true,
-        }
-    }
-
-    /// Ok when the store answers and changes can reach this replica's sockets.
+    /// Ok when the store answers.
     pub async fn ready(&self) -> Result<(), StoreError> {
         match self {
             Self::Redis(store) => store.ready().await,

@@ -7,6 +7,7 @@
 //! path (pub/sub, the local apply, a reconcile) delivered them first.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::ws::Utf8Bytes;
@@ -39,17 +40,29 @@ struct Channel {
     sockets: usize,
 }
 
-/// The replica's counters that have at least one socket.
-#[derive(Clone, Default)]
+/// The replica's counters that have at least one socket; cheap to clone.
+#[derive(Clone)]
 pub struct Hub {
+    /// Shared by every clone: the router's state, the subscriber, presence and each socket.
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     /// Counter name to its channel. A plain mutex: it is held only for map lookups, never
     /// across an await.
-    channels: Arc<Mutex<HashMap<CounterName, Channel>>>,
+    channels: Mutex<HashMap<CounterName, Channel>>,
+    /// Whether changes made on other replicas reach this hub now: always with the embedded
+    /// store (there are no others), with Redis while the subscriber is subscribed and has
+    /// re-read the served counters. A socket opened while it is false would never hear of
+    /// them, so upgrades are refused and `/readyz` fails meanwhile.
+    live: AtomicBool,
 }
 
 /// A socket's membership of one counter's channel; leaving is dropping it.
 pub struct Membership {
+    /// The hub to leave on drop.
     hub: Hub,
+    /// The channel to leave on drop.
     name: CounterName,
     /// Wakes the socket on every accepted state.
     pub state: watch::Receiver<Option<StateFrame>>,
@@ -58,10 +71,34 @@ pub struct Membership {
 }
 
 impl Hub {
+    /// An empty hub; `live` says whether it hears of other replicas' changes from the start.
+    pub fn new(live: bool) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                channels: Mutex::default(),
+                live: AtomicBool::new(live),
+            }),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CounterName, Channel>> {
         // The map is consistent after every statement, so a panic elsewhere cannot leave it
         // half-updated; carrying on is safe.
-        self.channels.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether changes made on other replicas reach this hub now. It costs no round trip, so
+    /// every WebSocket upgrade can ask.
+    pub fn live(&self) -> bool {
+        self.inner.live.load(Ordering::Acquire)
+    }
+
+    /// Set by the subscriber as it follows Redis or loses it.
+    pub fn set_live(&self, live: bool) {
+        self.inner.live.store(live, Ordering::Release);
     }
 
     /// Adds a socket to the counter's channel, creating the channel for the first one.
@@ -129,9 +166,9 @@ impl Hub {
 }
 
 impl Membership {
-    /// The newest state known here, if any.
-    pub fn current(&self) -> Option<StateFrame> {
-        self.state.borrow().clone()
+    /// Whether this replica knows the counter's state yet.
+    pub fn has_state(&self) -> bool {
+        self.state.borrow().is_some()
     }
 }
 
@@ -161,13 +198,13 @@ mod tests {
 
     #[test]
     fn only_newer_versions_are_taken() {
-        let hub = Hub::default();
+        let hub = Hub::new(true);
         let member = hub.join(&CounterName::global());
         assert!(hub.publish(state(5, 2)));
         assert!(!hub.publish(state(4, 1)));
         assert!(!hub.publish(state(9, 2)));
         assert!(hub.publish(state(6, 3)));
-        let frame = member.current().unwrap();
+        let frame = member.state.borrow().clone().unwrap();
         assert_eq!(frame.state, state(6, 3));
         assert_eq!(
             frame.json.as_str(),
@@ -177,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_channel_lives_while_it_has_sockets() {
-        let hub = Hub::default();
+        let hub = Hub::new(true);
         assert!(
             !hub.publish(state(1, 1)),
             "no sockets, nothing to publish to"
@@ -187,14 +224,14 @@ mod tests {
         assert_eq!(hub.sockets(), 2);
         drop(first);
         assert!(hub.publish(state(1, 1)));
-        assert_eq!(second.current().unwrap().state.value, 1);
+        assert_eq!(second.state.borrow().clone().unwrap().state.value, 1);
         drop(second);
         assert!(hub.served().is_empty());
     }
 
     #[test]
     fn presence_wakes_only_on_change() {
-        let hub = Hub::default();
+        let hub = Hub::new(true);
         let mut member = hub.join(&CounterName::global());
         hub.set_presence(&CounterName::global(), 3);
         assert!(member.presence.has_changed().unwrap());
