@@ -97,20 +97,25 @@ pub async fn readyz(State(app): State<AppState>) -> Result<&'static str, AppErro
     }
 }
 
-/// `GET /metrics`: Prometheus text.
-pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+/// `GET /metrics`: the text exposition, labelled OpenMetrics when the scraper asks for it
+/// (Prometheus does) and Prometheus's classic text otherwise, which reads the same text.
+pub async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     let ready = app.counters.ready().await.is_ok();
     let text = app
         .counters
         .metrics
         .render(app.counters.hub.sockets(), ready);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.contains("application/openmetrics-text"));
+    let content_type = if openmetrics {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    } else {
+        "text/plain; version=0.0.4; charset=utf-8"
+    };
+    ([(header::CONTENT_TYPE, content_type)], text)
 }
 
 /// Any other path under `/api/`: a JSON 404, never the SPA shell.

@@ -2,7 +2,8 @@
 //! joins a counter. REST and WebSocket both go through here.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+
+use tokio::time::Instant;
 
 use shared::{Change, CounterName, CounterState, ProtocolError};
 
@@ -34,7 +35,12 @@ impl Counters {
     ) -> Result<CounterState, ProtocolError> {
         let (this, name, change) = (self.clone(), name.clone(), change.clone());
         let task = tokio::spawn(async move {
-            let applied = this.store.apply(&name, &change).await?;
+            let started = Instant::now();
+            let applied = this.store.apply(&name, &change).await;
+            this.metrics
+                .change_latency
+                .observe(started.elapsed().as_secs_f64());
+            let applied = applied?;
             // The local sockets need not wait for the pub/sub round trip; the hub drops the
             // pub/sub copy when it arrives, as it is not newer.
             this.hub.publish(applied.state.clone());
@@ -49,7 +55,7 @@ impl Counters {
         } else {
             &self.metrics.ops_applied
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.inc();
         Ok(applied.state)
     }
 

@@ -44,6 +44,7 @@ use crate::config::Config;
 use crate::connection_limits::ConnectionLimits;
 use crate::counters::Counters;
 use crate::fanout::Hub;
+use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
 use crate::serving::Serving;
 use crate::state::AppState;
@@ -75,7 +76,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
     let address = listener.local_addr()?;
     let drain_time = ws::drain_time(&config);
     // With Redis, other replicas' changes reach this one once the subscriber is live.
-    let hub = Hub::new(config.redis_url.is_none());
+    let metrics = Arc::new(Metrics::default());
+    let hub = Hub::new(config.redis_url.is_none(), metrics.fanout_latency.clone());
     let tasks = TaskTracker::new();
     let serving = Arc::new(Serving::new(shutdown.clone()));
 
@@ -117,7 +119,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
         counters: Counters {
             store,
             hub: hub.clone(),
-            metrics: Default::default(),
+            metrics,
         },
         origin: OriginPolicy::from_config(&config.allowed_origins),
         connections: Arc::new(ConnectionLimits::new(

@@ -4,11 +4,14 @@
 use std::pin::Pin;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep, sleep_until};
 
 use crate::fanout::StateFrame;
+use crate::fanout::hub::Delivery;
 
 /// One socket's view of its counter's channel.
 #[pin_project::pin_project]
@@ -40,13 +43,13 @@ impl StateFeed {
         }
     }
 
-    /// Waits until a newer state is due and returns its frame; `None` when the channel is
-    /// gone. Cancel-safe: a wait dropped half-way (the socket had something else to do)
+    /// Waits until a newer state is due and returns its frame's text and delivery record (to
+    /// note the write in); `None` when the channel is gone. Cancel-safe: a wait dropped half-way (the socket had something else to do)
     /// resumes where it was on the next call.
     pub async fn next(
         self: Pin<&mut Self>,
         state: &mut watch::Receiver<Option<StateFrame>>,
-    ) -> Option<Utf8Bytes> {
+    ) -> Option<(Utf8Bytes, Arc<Delivery>)> {
         let mut this = self.project();
         loop {
             if *this.held {
@@ -62,13 +65,14 @@ impl StateFeed {
                     continue;
                 }
             }
-            // Only the frame's text is taken: the state itself stays in the channel.
+            // Only the frame's text and record are taken (two reference counts): the state
+            // itself, with its name, stays in the channel.
             let newest = state.borrow_and_update();
             if let Some(frame) = newest.as_ref()
                 && frame.state.version > *this.last_version
             {
                 *this.last_version = frame.state.version;
-                return Some(frame.json.clone());
+                return Some((frame.json.clone(), frame.delivery.clone()));
             }
         }
     }

@@ -5,6 +5,7 @@
 //! whenever the counter changes ([`StateFeed`]), presence changes and pings. It is written
 //! over any `Sink + Stream` of messages, so it does not care where the socket came from.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, close_code};
@@ -16,6 +17,7 @@ use super::feed::StateFeed;
 use super::replies::Replies;
 use super::{FLUSH_GRACE, TRY_AGAIN_LATER};
 use crate::config::Config;
+use crate::fanout::hub::Delivery;
 use crate::state::AppState;
 
 /// The per-connection timers, from the configuration.
@@ -46,8 +48,9 @@ impl Timing {
 enum Step {
     /// Send these, in order.
     Send(Message, Option<Message>),
-    /// Send this state frame, and note when it went out.
-    State(Utf8Bytes),
+    /// Send this state frame, and note when it went out (for the pacing and the fan-out
+    /// latency).
+    State(Utf8Bytes, Arc<Delivery>),
     /// Read no more: answer the frames in flight, then send this close frame (if any; not
     /// when the client's side is gone) and end.
     Close(Option<Message>),
@@ -172,7 +175,7 @@ where
                 }
             }
             frame = feed.as_mut().next(&mut membership.state) => match frame {
-                Some(json) => Step::State(json),
+                Some((json, delivery)) => Step::State(json, delivery),
                 None => return,
             },
             changed = membership.presence.changed() => {
@@ -199,14 +202,17 @@ where
                     }
                 }
             }
-            Step::State(json) => {
+            Step::State(json, delivery) => {
                 if send(&mut socket, Message::Text(json), timing)
                     .await
                     .is_err()
                 {
                     return;
                 }
-                feed.as_mut().sent(Instant::now());
+                // One clock read serves both.
+                let now = Instant::now();
+                feed.as_mut().sent(now);
+                delivery.written(now);
             }
             Step::Close(frame) => {
                 closing = Some(frame);

@@ -1,7 +1,6 @@
 //! `GET /ws/counters/{name}`: the checks a socket passes before it is upgraded.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
@@ -24,10 +23,7 @@ pub async fn upgrade(
 ) -> Result<Response, AppError> {
     let name: CounterName = name.parse()?;
     let refuse = |err: ProtocolError| {
-        app.counters
-            .metrics
-            .ws_refused
-            .fetch_add(1, Ordering::Relaxed);
+        app.counters.metrics.ws_refused.inc();
         AppError(err)
     };
     app.origin.check(&headers).map_err(refuse)?;
@@ -51,10 +47,7 @@ pub async fn upgrade(
         .max_message_size(max)
         .max_frame_size(max);
     Ok(ws.on_upgrade(move |socket: WebSocket| async move {
-        app.counters
-            .metrics
-            .ws_accepted
-            .fetch_add(1, Ordering::Relaxed);
+        app.counters.metrics.ws_accepted.inc();
         serve(socket, name, app).await;
         // The permit is held for the socket's whole life.
         drop(permit);
