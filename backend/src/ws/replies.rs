@@ -11,7 +11,7 @@ use shared::{ClientMessage, CounterName, ErrorCode, OpId, ProtocolError, ServerM
 
 use crate::config::Config;
 use crate::counters::Counters;
-use crate::rate_limit::TokenBucket;
+use crate::rate_limit::{self, OpLimiter};
 
 /// How many of one socket's frames may wait for the store at once. Waiting for each change
 /// before reading the next capped a busy socket at one store round trip per change
@@ -29,7 +29,7 @@ pub struct Replies<'a> {
     /// The counter the socket watches, which every change is applied to.
     name: &'a CounterName,
     /// The socket's rate limit on operations.
-    bucket: TokenBucket,
+    limiter: OpLimiter,
     /// The replies not yet sent, oldest first.
     in_flight: FuturesOrdered<Reply>,
 }
@@ -39,7 +39,7 @@ impl<'a> Replies<'a> {
         Self {
             counters,
             name,
-            bucket: TokenBucket::new(config.max_ops_per_second, config.max_ops_burst),
+            limiter: rate_limit::per_socket(config.max_ops_per_second, config.max_ops_burst),
             in_flight: FuturesOrdered::new(),
         }
     }
@@ -71,7 +71,7 @@ impl<'a> Replies<'a> {
             Ok(change) => change,
             Err((err, op_id)) => return self.refuse(err, op_id),
         };
-        if !self.bucket.try_take() {
+        if self.limiter.check().is_err() {
             let err = ProtocolError::new(
                 ErrorCode::RateLimited,
                 "too many operations on this connection; retry this one later",
