@@ -127,7 +127,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
             config.max_connections_per_ip,
         )),
         config: Arc::new(config),
-        shutdown: shutdown.clone(),
         serving,
     };
     // Scripts and people read this line to learn the address (the port may have been 0).

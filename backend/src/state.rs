@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::config::Config;
 use crate::connection_limits::ConnectionLimits;
 use crate::counters::Counters;
@@ -21,8 +19,6 @@ pub struct AppState {
     pub origin: OriginPolicy,
     /// Caps on open WebSockets, per replica and per client address.
     pub connections: Arc<ConnectionLimits>,
-    /// Cancelled on SIGTERM/Ctrl-C; sockets then close with 1001.
-    pub shutdown: CancellationToken,
     /// What each socket watches to know when to close: shutdown, or a lost store.
     pub serving: Arc<Serving>,
 }

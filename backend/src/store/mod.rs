@@ -1,5 +1,5 @@
 //! Where counters live: Redis for any number of replicas, or an embedded file for one. The
-//! store applies and reads; who hears about a change is [`crate::fanout`]'s business.
+//! store applies and reads; who hears about a change is the fan-out's business (`fanout/`).
 //!
 //! Both stores keep the same contract: a change is applied atomically with its `op_id`
 //! dedupe record and a version bump, and an acknowledged change is durable (Redis within
@@ -58,7 +58,9 @@ impl From<StoreError> for ProtocolError {
 
 /// The store this replica uses.
 pub enum Store {
+    /// `--redis-url` given: any number of replicas share it.
     Redis(RedisStore),
+    /// No Redis: one replica, counters in a file under `--data-dir`.
     Embedded(EmbeddedStore),
 }
 

@@ -1,6 +1,6 @@
 //! The Redis store: every change is one EVALSHA of `lua/apply.lua` over one multiplexed
-//! connection per replica; changes reach other replicas through Redis pub/sub (see
-//! [`crate::fanout::subscriber`]).
+//! connection per replica; changes reach other replicas through Redis pub/sub, which the
+//! fan-out's subscriber follows (`fanout/subscriber.rs`).
 
 use std::future::Future;
 use std::path::Path;
@@ -17,14 +17,18 @@ use super::{Applied, StoreError};
 /// The scripts, loaded once per connection and called by SHA; `redis::Script` reloads a
 /// script by itself when Redis answers NOSCRIPT (after a restart or `SCRIPT FLUSH`).
 struct Scripts {
+    /// `lua/apply.lua`: one change, deduped, versioned and published.
     apply: Script,
+    /// `lua/reconcile.lua`: a read that repairs the version of a value changed by hand.
     reconcile: Script,
+    /// `lua/presence.lua`: this replica's sockets on a counter in, the total out.
     presence: Script,
 }
 
 /// A Redis-backed store, shared by every request of one replica.
 #[derive(Clone)]
 pub struct RedisStore {
+    /// Shared by every clone: one set of connections per replica.
     inner: Arc<Inner>,
 }
 
@@ -35,6 +39,7 @@ struct Inner {
     conn: ConnectionManager,
     /// Key and channel names.
     keys: Keys,
+    /// The Lua scripts every operation runs.
     scripts: Scripts,
     /// Names this replica's field in presence hashes; unique per process start.
     replica_id: String,
@@ -95,9 +100,17 @@ impl RedisStore {
                 client,
                 conn,
                 keys: Keys::new(key_prefix),
+                // Both scripts that publish a state start with the one function that builds
+                // the message.
                 scripts: Scripts {
-                    apply: Script::new(include_str!("lua/apply.lua")),
-                    reconcile: Script::new(include_str!("lua/reconcile.lua")),
+                    apply: Script::new(concat!(
+                        include_str!("lua/publish_state.lua"),
+                        include_str!("lua/apply.lua")
+                    )),
+                    reconcile: Script::new(concat!(
+                        include_str!("lua/publish_state.lua"),
+                        include_str!("lua/reconcile.lua")
+                    )),
                     presence: Script::new(include_str!("lua/presence.lua")),
                 },
                 replica_id,

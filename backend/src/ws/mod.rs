@@ -1,12 +1,12 @@
 //! The WebSocket endpoint: one socket watching one counter.
 //!
-//! - [`upgrade`]: the HTTP upgrade and its admission checks (name, origin, a live fan-out,
+//! - `upgrade`: the HTTP upgrade and its admission checks (name, origin, a live fan-out,
 //!   the connection caps), so a refused client gets a plain HTTP error.
-//! - [`session`]: the one loop a socket's task runs, over any `Sink + Stream` of messages.
+//! - `session`: the one loop a socket's task runs, over any `Sink + Stream` of messages.
 //!   One task and no channel between halves keeps an idle socket small and a delivery cheap
 //!   (BENCHMARKS.md).
-//! - [`feed`]: which state frames the socket is sent, and when (the pacing).
-//! - [`replies`]: the client's frames decoded, rate-limited, applied and answered (ack or
+//! - `feed`: which state frames the socket is sent, and when (the pacing).
+//! - `replies`: the client's frames decoded, rate-limited, applied and answered (ack or
 //!   error) in the order they came.
 
 mod feed;
