@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use shared::{ChangeRequest, CounterName, CounterState, Direction, ErrorCode};
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// `GET /api/counters/{name}`.
 pub async fn get(
@@ -85,7 +85,7 @@ pub async fn healthz() -> &'static str {
 
 /// `GET /readyz`: the store answers and the subscriber is live.
 pub async fn readyz(State(app): State<AppState>) -> Result<&'static str, AppError> {
-    match app.counters.store.ready().await {
+    match app.counters.ready().await {
         Ok(()) => Ok("ready\n"),
         Err(err) => {
             tracing::debug!(error = %err, "not ready");
@@ -97,20 +97,25 @@ pub async fn readyz(State(app): State<AppState>) -> Result<&'static str, AppErro
     }
 }
 
-/// `GET /metrics`: Prometheus text.
-pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    let ready = app.counters.store.ready().await.is_ok();
+/// `GET /metrics`: the text exposition, labelled OpenMetrics when the scraper asks for it
+/// (Prometheus does) and Prometheus's classic text otherwise, which reads the same text.
+pub async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
+    let ready = app.counters.ready().await.is_ok();
     let text = app
         .counters
         .metrics
         .render(app.counters.hub.sockets(), ready);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.contains("application/openmetrics-text"));
+    let content_type = if openmetrics {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    } else {
+        "text/plain; version=0.0.4; charset=utf-8"
+    };
+    ([(header::CONTENT_TYPE, content_type)], text)
 }
 
 /// Any other path under `/api/`: a JSON 404, never the SPA shell.

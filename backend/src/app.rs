@@ -1,39 +1,15 @@
-//! The router and the state every handler shares.
-
-use std::sync::Arc;
+//! The router: every path the replica answers, and the headers its dynamic answers carry.
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
 use axum::routing::{any, get, post};
-use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::api;
-use crate::config::Config;
-use crate::connection_limits::ConnectionLimits;
-use crate::counters::Counters;
-use crate::origin::OriginPolicy;
-use crate::serving::Serving;
+use crate::state::AppState;
 use crate::static_files;
 use crate::ws;
-
-/// What every handler shares; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    /// Applies and reads counters, and fans changes out.
-    pub counters: Counters,
-    /// Limits and paths.
-    pub config: Arc<Config>,
-    /// Which browsers may open WebSockets.
-    pub origin: OriginPolicy,
-    /// Caps on open WebSockets, per replica and per client address.
-    pub connections: Arc<ConnectionLimits>,
-    /// Cancelled on SIGTERM/Ctrl-C; sockets then close with 1001.
-    pub shutdown: CancellationToken,
-    /// What each socket watches to know when to close: shutdown, or a lost store.
-    pub serving: Arc<Serving>,
-}
 
 /// The whole HTTP surface. Tests can serve it on port 0 or call it directly.
 pub fn app(state: AppState) -> Router {

@@ -1,6 +1,7 @@
 //! Command-line flags and their environment-variable twins (`backend --help` lists them).
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -46,9 +47,9 @@ pub struct Config {
     #[arg(long, env = "MAX_MESSAGE_BYTES", default_value_t = shared::MAX_FRAME_BYTES)]
     pub max_message_bytes: usize,
 
-    /// Operations one WebSocket may send per second, on average.
-    #[arg(long, env = "MAX_OPS_PER_SECOND", default_value_t = 50)]
-    pub max_ops_per_second: u32,
+    /// Operations one WebSocket may send per second, on average (at least 1).
+    #[arg(long, env = "MAX_OPS_PER_SECOND", default_value_t = NonZeroU32::new(50).unwrap())]
+    pub max_ops_per_second: NonZeroU32,
 
     /// Operations one WebSocket may send in a burst above the average rate.
     #[arg(long, env = "MAX_OPS_BURST", default_value_t = 100)]

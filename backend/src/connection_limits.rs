@@ -2,7 +2,8 @@
 //!
 //! Tower's concurrency limit counts requests, and an upgraded socket's request is over the
 //! moment it upgrades; so admission hands out a permit that the socket task owns until the
-//! socket closes.
+//! socket closes. These are concurrency caps, not rate limits, so they are not `governor`'s
+//! (see `rate_limit.rs`): a rate limiter forgets a socket once it is admitted.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -24,8 +25,11 @@ pub struct ConnectionLimits {
 
 /// A socket's right to stay open; dropping it frees the place.
 pub struct ConnectionPermit {
+    /// The socket's place in the replica-wide cap, given back on drop.
     _total: OwnedSemaphorePermit,
+    /// The per-address counts, to decrement on drop.
     per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    /// The address whose count this socket holds.
     ip: IpAddr,
 }
 

@@ -1,21 +1,24 @@
-//! The one place a change is applied: store, then local fan-out, then metrics. REST and
-//! WebSocket both go through here.
+//! The one place a change is applied (store, then local fan-out, then metrics) and a socket
+//! joins a counter. REST and WebSocket both go through here.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+
+use tokio::time::Instant;
 
 use shared::{Change, CounterName, CounterState, ProtocolError};
 
-use crate::hub::Hub;
+use crate::fanout::{Hub, Membership};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
+/// The counters as handlers see them: stored, fanned out, counted; cheap to clone.
 #[derive(Clone)]
 pub struct Counters {
     /// Where the truth lives.
     pub store: Arc<Store>,
     /// This replica's sockets, per counter.
     pub hub: Hub,
+    /// What `/metrics` reports of the changes and refusals.
     pub metrics: Arc<Metrics>,
 }
 
@@ -32,7 +35,12 @@ impl Counters {
     ) -> Result<CounterState, ProtocolError> {
         let (this, name, change) = (self.clone(), name.clone(), change.clone());
         let task = tokio::spawn(async move {
-            let applied = this.store.apply(&name, &change).await?;
+            let started = Instant::now();
+            let applied = this.store.apply(&name, &change).await;
+            this.metrics
+                .change_latency
+                .observe(started.elapsed().as_secs_f64());
+            let applied = applied?;
             // The local sockets need not wait for the pub/sub round trip; the hub drops the
             // pub/sub copy when it arrives, as it is not newer.
             this.hub.publish(applied.state.clone());
@@ -47,12 +55,35 @@ impl Counters {
         } else {
             &self.metrics.ops_applied
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.inc();
         Ok(applied.state)
     }
 
     pub async fn get(&self, name: &CounterName) -> Result<CounterState, ProtocolError> {
         self.store.get(name).await.map_err(|err| self.refuse(err))
+    }
+
+    /// Adds a socket to the counter's channel, reading the counter from the store if this
+    /// replica has no state of it yet; a store that cannot be read refuses the socket.
+    pub async fn join(&self, name: &CounterName) -> Result<Membership, ProtocolError> {
+        let membership = self.hub.join(name);
+        // Joined first, then read: a change in between reaches the hub by pub/sub or the
+        // local apply, and the hub keeps whichever is newer.
+        if !membership.has_state() {
+            let state = self.get(name).await?;
+            self.hub.publish(state);
+        }
+        Ok(membership)
+    }
+
+    /// Ok when the store answers and changes made anywhere reach this replica's sockets.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.store.ready().await?;
+        if self.hub.live() {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable("the subscriber is not live".into()))
+        }
     }
 
     /// Logs a store failure, counts it, and turns it into what the client is told.

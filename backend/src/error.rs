@@ -5,8 +5,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::{ErrorBody, ErrorCode, ProtocolError};
 
-use crate::store::StoreError;
-
 /// An error answered to a client as `{"error":{"code":…,"message":…}}`.
 #[derive(Debug)]
 pub struct AppError(pub ProtocolError);
@@ -35,12 +33,6 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 impl From<ProtocolError> for AppError {
     fn from(err: ProtocolError) -> Self {
         Self(err)
-    }
-}
-
-impl From<StoreError> for AppError {
-    fn from(err: StoreError) -> Self {
-        Self(err.into())
     }
 }
 

@@ -6,13 +6,14 @@
 //! - [`ws`] or [`api`] decodes a request with the `shared` crate's types and hands it to
 //! - [`counters`], the one place a change is applied: [`store`] makes it atomically
 //!   (Redis: one Lua script that dedupes, increments, bumps the version and publishes), then
-//! - [`hub`] gives the new state, serialised once, to every socket of this replica watching
-//!   that counter; on other replicas the [`store::subscriber`] does the same when the Redis
+//! - [`fanout`] gives the new state, serialised once, to every socket of this replica
+//!   watching that counter; on other replicas its subscriber does the same when the Redis
 //!   message arrives.
 //!
-//! Around them: [`config`] (flags and env), [`app`] (the router and shared state),
-//! [`origin`] (who may open a socket), [`connection_limits`], [`rate_limit`], [`presence`],
-//! [`metrics`], [`serving`] (closing every socket when the replica lost its store), [`error`].
+//! Around them: [`config`] (flags and env), [`app`] (the router), [`state`] (what handlers
+//! share), [`origin`] (who may open a socket), [`connection_limits`], [`rate_limit`],
+//! [`metrics`], [`serving`] (closing every socket when the replica lost its store),
+//! [`static_files`], [`error`].
 
 pub mod api;
 pub mod app;
@@ -20,12 +21,12 @@ pub mod config;
 pub mod connection_limits;
 pub mod counters;
 pub mod error;
-pub mod hub;
+pub mod fanout;
 pub mod metrics;
 pub mod origin;
-pub mod presence;
 pub mod rate_limit;
 pub mod serving;
+pub mod state;
 pub mod static_files;
 pub mod store;
 pub mod ws;
@@ -39,13 +40,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::app::AppState;
 use crate::config::Config;
 use crate::connection_limits::ConnectionLimits;
 use crate::counters::Counters;
-use crate::hub::Hub;
+use crate::fanout::Hub;
+use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
 use crate::serving::Serving;
+use crate::state::AppState;
 use crate::store::{EmbeddedStore, RedisStore, Store};
 
 /// How long shutdown waits for the background tasks (subscriber, presence) to end.
@@ -73,7 +75,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     let drain_time = ws::drain_time(&config);
-    let hub = Hub::default();
+    // With Redis, other replicas' changes reach this one once the subscriber is live.
+    let metrics = Arc::new(Metrics::default());
+    let hub = Hub::new(config.redis_url.is_none(), metrics.fanout_latency.clone());
     let tasks = TaskTracker::new();
     let serving = Arc::new(Serving::new(shutdown.clone()));
 
@@ -86,7 +90,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
                 config.op_ttl(),
                 config.store_timeout(),
             )?;
-            tasks.spawn(store::subscriber::run(
+            tasks.spawn(fanout::subscriber::run(
                 store.clone(),
                 hub.clone(),
                 config.reconcile_interval(),
@@ -105,13 +109,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
         }
     };
     let store = Arc::new(store);
-    tasks.spawn(presence::run(store.clone(), hub.clone(), shutdown.clone()));
+    tasks.spawn(fanout::presence::run(
+        store.clone(),
+        hub.clone(),
+        shutdown.clone(),
+    ));
 
     let state = AppState {
         counters: Counters {
             store,
             hub: hub.clone(),
-            metrics: Default::default(),
+            metrics,
         },
         origin: OriginPolicy::from_config(&config.allowed_origins),
         connections: Arc::new(ConnectionLimits::new(
@@ -119,7 +127,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
             config.max_connections_per_ip,
         )),
         config: Arc::new(config),
-        shutdown: shutdown.clone(),
         serving,
     };
     // Scripts and people read this line to learn the address (the port may have been 0).

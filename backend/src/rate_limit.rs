@@ -1,42 +1,29 @@
-//! A token bucket: how many operations one WebSocket may send.
+//! How many operations one WebSocket may send: a GCRA limiter from `governor`, one per
+//! socket, allowing a burst and then an average rate.
+//!
+//! `governor` is the field's rate limiter, and its keyed form fits a per-client REST limit
+//! too. A direct limiter is one atomic word, its quota and a start instant (40 bytes, as
+//! much as the hand-written token bucket it replaced), so one per socket keeps an idle
+//! socket as small as before. The per-address caps in [`crate::connection_limits`] are no
+//! rate limit: they cap concurrency, with a permit held for a socket's whole life, which a
+//! rate limiter does not replace.
 
-use tokio::time::Instant;
+use std::num::NonZeroU32;
 
-/// Allows `burst` operations at once and `per_second` on average after that.
-pub struct TokenBucket {
-    /// Tokens a new connection starts with, and the most it can save up.
-    capacity: f64,
-    /// Tokens added per second.
-    refill_per_second: f64,
-    /// Tokens available at `updated`.
-    tokens: f64,
-    updated: Instant,
+use governor::{DefaultDirectRateLimiter, Quota};
+
+/// One socket's limiter: `check()` takes one operation's place, or refuses it.
+pub type OpLimiter = DefaultDirectRateLimiter;
+
+/// `burst` operations at once (at least 1), then `per_second` on average.
+pub fn quota(per_second: NonZeroU32, burst: u32) -> Quota {
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    Quota::per_second(per_second).allow_burst(burst)
 }
 
-impl TokenBucket {
-    pub fn new(per_second: u32, burst: u32) -> Self {
-        let capacity = f64::from(burst.max(1));
-        Self {
-            capacity,
-            refill_per_second: f64::from(per_second),
-            tokens: capacity,
-            updated: Instant::now(),
-        }
-    }
-
-    /// Takes a token if there is one.
-    pub fn try_take(&mut self) -> bool {
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.updated).as_secs_f64();
-        self.updated = now;
-        self.tokens = (self.tokens + elapsed * self.refill_per_second).min(self.capacity);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
+/// A new socket's limiter, starting with its whole burst.
+pub fn per_socket(per_second: NonZeroU32, burst: u32) -> OpLimiter {
+    OpLimiter::direct(quota(per_second, burst))
 }
 
 #[cfg(test)]
@@ -44,19 +31,29 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    #[tokio::test(start_paused = true)]
-    async fn allows_a_burst_then_the_rate() {
-        let mut bucket = TokenBucket::new(10, 3);
-        assert!((0..3).all(|_| bucket.try_take()));
-        assert!(!bucket.try_take());
-        tokio::time::advance(Duration::from_millis(100)).await;
-        assert!(bucket.try_take());
-        assert!(!bucket.try_take());
-        tokio::time::advance(Duration::from_secs(60)).await;
+    use governor::RateLimiter;
+    use governor::clock::FakeRelativeClock;
+
+    #[test]
+    fn allows_a_burst_then_the_rate() {
+        let clock = FakeRelativeClock::default();
+        let ten = NonZeroU32::new(10).unwrap();
+        let limiter = RateLimiter::direct_with_clock(quota(ten, 3), clock.clone());
+        assert!((0..3).all(|_| limiter.check().is_ok()));
+        assert!(limiter.check().is_err());
+        clock.advance(Duration::from_millis(100));
+        assert!(limiter.check().is_ok());
+        assert!(limiter.check().is_err());
+        clock.advance(Duration::from_secs(60));
         assert_eq!(
-            (0..10).filter(|_| bucket.try_take()).count(),
+            (0..10).filter(|_| limiter.check().is_ok()).count(),
             3,
             "saves up to the burst only"
         );
+    }
+
+    #[test]
+    fn a_socket_limiter_is_as_small_as_the_token_bucket_was() {
+        assert!(std::mem::size_of::<OpLimiter>() <= 40);
     }
 }

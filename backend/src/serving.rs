@@ -7,6 +7,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Hands each new socket a token that is cancelled on shutdown or by [`Serving::close_all`].
 pub struct Serving {
+    /// The replica's shutdown, parent of every socket token; a fresh child is cut from it
+    /// after each `close_all`.
     shutdown: CancellationToken,
     /// The token of the sockets opened since the last `close_all`: a child of `shutdown`, so
     /// a socket watches one token for both.

@@ -22,6 +22,7 @@ const OPS: TableDefinition<(&str, &str), (i64, u64, u64)> = TableDefinition::new
 /// The file under the data folder.
 const FILE_NAME: &str = "counters.redb";
 
+/// A redb-backed store, shared by every request of the one replica.
 #[derive(Clone)]
 pub struct EmbeddedStore {
     /// The open database; redb serialises writers internally.

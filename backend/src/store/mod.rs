@@ -1,4 +1,5 @@
-//! Where counters live: Redis for any number of replicas, or an embedded file for one.
+//! Where counters live: Redis for any number of replicas, or an embedded file for one. The
+//! store applies and reads; who hears about a change is the fan-out's business (`fanout/`).
 //!
 //! Both stores keep the same contract: a change is applied atomically with its `op_id`
 //! dedupe record and a version bump, and an acknowledged change is durable (Redis within
@@ -7,7 +8,6 @@
 pub mod embedded;
 pub mod keys;
 pub mod redis;
-pub mod subscriber;
 
 use shared::{Change, CounterName, CounterState, ErrorCode, ProtocolError};
 
@@ -58,7 +58,9 @@ impl From<StoreError> for ProtocolError {
 
 /// The store this replica uses.
 pub enum Store {
+    /// `--redis-url` given: any number of replicas share it.
     Redis(RedisStore),
+    /// No Redis: one replica, counters in a file under `--data-dir`.
     Embedded(EmbeddedStore),
 }
 
@@ -87,16 +89,7 @@ impl Store {
         }
     }
 
-    /// Whether changes reach this replica's sockets now (Redis: the subscriber is live). It
-    /// costs no round trip, so every WebSocket upgrade can ask.
-    pub fn fans_out(&self) -> bool {
-        match self {
-            Self::Redis(store) => store.subscriber_live(),
-            Self::Embedded(_) => true,
-        }
-    }
-
-    /// Ok when the store answers and changes can reach this replica's sockets.
+    /// Ok when the store answers.
     pub async fn ready(&self) -> Result<(), StoreError> {
         match self {
             Self::Redis(store) => store.ready().await,

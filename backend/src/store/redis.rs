@@ -1,11 +1,10 @@
 //! The Redis store: every change is one EVALSHA of `lua/apply.lua` over one multiplexed
-//! connection per replica; changes reach other replicas through Redis pub/sub (see
-//! [`crate::store::subscriber`]).
+//! connection per replica; changes reach other replicas through Redis pub/sub, which the
+//! fan-out's subscriber follows (`fanout/subscriber.rs`).
 
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -18,14 +17,18 @@ use super::{Applied, StoreError};
 /// The scripts, loaded once per connection and called by SHA; `redis::Script` reloads a
 /// script by itself when Redis answers NOSCRIPT (after a restart or `SCRIPT FLUSH`).
 struct Scripts {
+    /// `lua/apply.lua`: one change, deduped, versioned and published.
     apply: Script,
+    /// `lua/reconcile.lua`: a read that repairs the version of a value changed by hand.
     reconcile: Script,
+    /// `lua/presence.lua`: this replica's sockets on a counter in, the total out.
     presence: Script,
 }
 
 /// A Redis-backed store, shared by every request of one replica.
 #[derive(Clone)]
 pub struct RedisStore {
+    /// Shared by every clone: one set of connections per replica.
     inner: Arc<Inner>,
 }
 
@@ -36,6 +39,7 @@ struct Inner {
     conn: ConnectionManager,
     /// Key and channel names.
     keys: Keys,
+    /// The Lua scripts every operation runs.
     scripts: Scripts,
     /// Names this replica's field in presence hashes; unique per process start.
     replica_id: String,
@@ -43,8 +47,6 @@ struct Inner {
     op_ttl: Duration,
     /// Longest wait for one command before answering `unavailable`.
     timeout: Duration,
-    /// True while the subscriber is subscribed and has resynced; `/readyz` reads it.
-    subscriber_live: AtomicBool,
 }
 
 /// How long a replica's presence field outlives its last refresh.
@@ -98,37 +100,39 @@ impl RedisStore {
                 client,
                 conn,
                 keys: Keys::new(key_prefix),
+                // Both scripts that publish a state start with the one function that builds
+                // the message.
                 scripts: Scripts {
-                    apply: Script::new(include_str!("lua/apply.lua")),
-                    reconcile: Script::new(include_str!("lua/reconcile.lua")),
+                    apply: Script::new(concat!(
+                        include_str!("lua/publish_state.lua"),
+                        include_str!("lua/apply.lua")
+                    )),
+                    reconcile: Script::new(concat!(
+                        include_str!("lua/publish_state.lua"),
+                        include_str!("lua/reconcile.lua")
+                    )),
                     presence: Script::new(include_str!("lua/presence.lua")),
                 },
                 replica_id,
                 op_ttl,
                 timeout,
-                subscriber_live: AtomicBool::new(false),
             }),
         })
     }
 
-    pub(super) fn client(&self) -> &Client {
+    /// Opens the subscriber's own connection (pub/sub takes a connection over).
+    pub fn client(&self) -> &Client {
         &self.inner.client
     }
 
-    pub(super) fn keys(&self) -> &Keys {
+    /// Key and channel names, for the subscriber's pattern and channels.
+    pub fn keys(&self) -> &Keys {
         &self.inner.keys
     }
 
-    pub(super) fn timeout(&self) -> Duration {
+    /// The deadline of one Redis call, which the subscriber keeps too.
+    pub fn timeout(&self) -> Duration {
         self.inner.timeout
-    }
-
-    pub(super) fn subscriber_live(&self) -> bool {
-        self.inner.subscriber_live.load(Ordering::Acquire)
-    }
-
-    pub(super) fn set_subscriber_live(&self, live: bool) {
-        self.inner.subscriber_live.store(live, Ordering::Release);
     }
 
     /// Runs one Redis call with the replica's deadline, so a hung Redis costs a bounded wait.
@@ -219,16 +223,13 @@ impl RedisStore {
         self.bounded(invocation.invoke_async(&mut conn)).await
     }
 
+    /// Ok when Redis answers a PING in time.
     pub async fn ready(&self) -> Result<(), StoreError> {
         let mut conn = self.inner.conn.clone();
         let _: String = self
             .bounded(redis::cmd("PING").query_async(&mut conn))
             .await?;
-        if self.subscriber_live() {
-            Ok(())
-        } else {
-            Err(StoreError::Unavailable("the subscriber is not live".into()))
-        }
+        Ok(())
     }
 }
 

@@ -25,8 +25,11 @@ const NAME: &str = "history";
 /// One operation as its writer saw it.
 #[derive(Clone, Debug)]
 struct Op {
+    /// Its `op_id`, under which every retry is sent.
     id: String,
+    /// What it adds to the counter.
     delta: i64,
+    /// When it was first sent: the start of its real-time interval.
     sent: Instant,
     /// When it was acknowledged; `None` when the outcome is unknown (error, timeout, crash).
     acked: Option<Instant>,
@@ -35,14 +38,20 @@ struct Op {
 /// One successful read of the value.
 #[derive(Clone, Debug)]
 struct Read {
+    /// When the request went out: the value includes every op acknowledged before.
     began: Instant,
+    /// When the answer came: the value includes no op sent after.
     ended: Instant,
+    /// The value read.
     value: i64,
 }
 
+/// Everything the writers and readers saw, for the checks at the end.
 #[derive(Default)]
 struct History {
+    /// Every operation, acknowledged or not.
     ops: Vec<Op>,
+    /// Every successful read.
     reads: Vec<Read>,
 }
 

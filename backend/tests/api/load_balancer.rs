@@ -29,8 +29,11 @@ pub(crate) async fn production() -> (Cluster, Nginx, AclFile) {
 /// A client that stays connected through nginx as a browser page does: when its socket
 /// closes it reconnects after a short random pause, and it remembers the newest value.
 struct Follower {
+    /// The reconnecting client, stopped when the test is done with it.
     task: JoinHandle<()>,
+    /// The newest value it was shown, which the test compares with the store's.
     value: Arc<AtomicI64>,
+    /// How often its socket closed and it connected again.
     reconnects: Arc<AtomicUsize>,
 }
 

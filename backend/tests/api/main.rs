@@ -11,6 +11,7 @@ mod history;
 mod liveness;
 mod load_balancer;
 mod protocol;
+mod publish;
 mod redis;
 mod security;
 mod static_files;

@@ -114,6 +114,7 @@ async fn credentials_never_reach_logs_or_answers() {
 
 /// A certificate authority and a server certificate for 127.0.0.1, made for one test.
 struct TestCertificates {
+    /// Holds the PEM files the server and the replica read; removed on drop.
     dir: tempfile::TempDir,
 }
 

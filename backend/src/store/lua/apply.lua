@@ -8,7 +8,7 @@
 -- ARGV[1] signed delta, ARGV[2] op record expiry in seconds, ARGV[3] channel, ARGV[4] name
 -- Returns {'ok', value, version}, {'dup', value, version}, {'overflow'} or {'not_integer'}.
 -- Values and versions travel as strings: Lua numbers are doubles and would round
--- anything beyond 2^53.
+-- anything beyond 2^53. `publish_state` is defined in publish_state.lua, loaded before this.
 
 local op_key = KEYS[3]
 if op_key then
@@ -43,6 +43,5 @@ local version = redis.call('GET', KEYS[2])
 if op_key then
   redis.call('SET', op_key, value .. ':' .. version, 'EX', ARGV[2])
 end
-redis.call('PUBLISH', ARGV[3],
-  '{"name":"' .. ARGV[4] .. '","value":' .. value .. ',"version":' .. version .. '}')
+publish_state(ARGV[3], ARGV[4], value, version)
 return {'ok', value, version}

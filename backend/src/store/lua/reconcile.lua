@@ -10,6 +10,7 @@
 -- ARGV[1] known value ('' when this replica knows none), ARGV[2] known version,
 -- ARGV[3] channel, ARGV[4] name
 -- Returns {value, version} as strings, or an error when the value is not an integer.
+-- `publish_state` is defined in publish_state.lua, loaded before this.
 
 local value = redis.call('GET', KEYS[1]) or '0'
 local version = redis.call('GET', KEYS[2]) or '0'
@@ -23,8 +24,7 @@ if ARGV[1] ~= '' then
     redis.call('SET', KEYS[2], ARGV[2])
     redis.call('INCR', KEYS[2])
     version = redis.call('GET', KEYS[2])
-    redis.call('PUBLISH', ARGV[3],
-      '{"name":"' .. ARGV[4] .. '","value":' .. value .. ',"version":' .. version .. '}')
+    publish_state(ARGV[3], ARGV[4], value, version)
   end
 end
 return {value, version}

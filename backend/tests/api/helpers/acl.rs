@@ -9,7 +9,9 @@ pub const ADMIN: (&str, &str) = ("counter-admin", ADMIN_PASSWORD);
 
 /// A filled-in copy of the shipped ACL file, removed on drop.
 pub struct AclFile {
+    /// The folder holding the file; removed on drop.
     _dir: tempfile::TempDir,
+    /// The file's path, for `redis-server`'s `aclfile` setting.
     pub path: String,
 }
 

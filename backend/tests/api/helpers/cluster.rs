@@ -13,7 +13,9 @@ pub enum Backing {
 }
 
 pub struct Cluster {
+    /// The store the replicas keep their counters in.
     pub backing: Backing,
+    /// The backend processes, in start order.
     pub replicas: Vec<Replica>,
 }
 

@@ -11,6 +11,7 @@ use super::ResilientWriter;
 /// Writers running in the background until told to stop, each applying its ops in turn,
 /// spread over the replicas, retrying every op under its op_id until it is acknowledged.
 pub struct Load {
+    /// The writers; each returns what it applied and how often it retried.
     tasks: Vec<JoinHandle<(i64, usize)>>,
     /// Set to end the load; every writer finishes the op it is on.
     stop: Arc<AtomicBool>,

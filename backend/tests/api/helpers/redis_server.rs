@@ -7,6 +7,7 @@ use super::{eventually, free_port, process_output};
 pub struct RedisServer {
     /// The server process; killed when this value drops.
     child: Option<Child>,
+    /// Where it listens on 127.0.0.1; kept across restarts, so replicas find it again.
     pub port: u16,
     /// Its working folder (AOF files live here); removed on drop.
     dir: tempfile::TempDir,

@@ -20,12 +20,15 @@ pub struct Replica {
     /// Where the process's logs (stderr) go, across restarts; printed on drop when
     /// `TEST_LOG` is set.
     log: tempfile::NamedTempFile,
+    /// One client for every request to this replica, reusing its connections.
     http: reqwest::Client,
 }
 
 /// An HTTP answer: status and JSON body (Null when not JSON).
 pub struct Answer {
+    /// The HTTP status code.
     pub status: u16,
+    /// The body as JSON, which tests pick apart.
     pub body: Value,
 }
 

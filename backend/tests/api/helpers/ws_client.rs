@@ -26,6 +26,7 @@ pub fn change_frame(delta: i64, op_id: &str) -> String {
 }
 
 pub struct WsClient {
+    /// The connection to the replica.
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// The newest state seen on this connection.
     pub value: Option<i64>,
@@ -187,6 +188,7 @@ pub struct ResilientWriter {
     urls: Vec<String>,
     /// Which URL it uses now.
     current: usize,
+    /// The open connection; `None` after a failure, until the next send reconnects.
     socket: Option<WebSocketStream<MaybeTlsStream<TcpStream>>>,
     /// How many sends did not get an ack the first time.
     pub retries: usize,

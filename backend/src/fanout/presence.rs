@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use shared::CounterName;
 
-use crate::hub::Hub;
+use super::Hub;
 use crate::store::Store;
 
 const EVERY: Duration = Duration::from_secs(1);

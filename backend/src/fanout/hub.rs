@@ -5,13 +5,20 @@
 //! socket that wakes up late reads the latest state, never a backlog. States are accepted only
 //! when their version is newer, so no socket ever sees a version go backwards, whichever
 //! path (pub/sub, the local apply, a reconcile) delivered them first.
+//!
+//! Each frame carries a [`Delivery`] record for the fan-out latency histogram: a socket that
+//! writes the frame raises the record's latest write time (one atomic), and the record
+//! reports it when the last holder lets go of the frame. Nothing is counted per socket.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::ws::Utf8Bytes;
+use prometheus_client::metrics::histogram::Histogram;
 use shared::{CounterName, CounterState, ServerMessage};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// A counter state with its `state` frame already serialised.
 #[derive(Clone, Debug)]
@@ -20,12 +27,57 @@ pub struct StateFrame {
     pub state: CounterState,
     /// The JSON text of the `state` frame, shared by reference among all sockets.
     pub json: Utf8Bytes,
+    /// How long this frame took to reach the last socket that wrote it.
+    pub delivery: Arc<Delivery>,
 }
 
 impl StateFrame {
-    pub fn new(state: CounterState) -> Self {
+    fn new(state: CounterState, latency: &Histogram) -> Self {
         let json = ServerMessage::State(state.clone()).to_json().into();
-        Self { state, json }
+        let delivery = Arc::new(Delivery {
+            published_at: Instant::now(),
+            last_written: AtomicU64::new(0),
+            latency: latency.clone(),
+        });
+        Self {
+            state,
+            json,
+            delivery,
+        }
+    }
+}
+
+/// One frame's fan-out: when the hub took it, and when a socket last wrote it. It is
+/// observed into the histogram when dropped, that is once the channel holds a newer frame
+/// (or closed) and every socket that took this one has written it.
+#[derive(Debug)]
+pub struct Delivery {
+    /// When the hub took the state.
+    published_at: Instant,
+    /// The latest write to a socket, in nanoseconds after `published_at`; 0 until one.
+    last_written: AtomicU64,
+    /// Where the latency goes: the replica's fan-out histogram.
+    latency: Histogram,
+}
+
+impl Delivery {
+    /// Notes that one socket finished writing the frame at `at`.
+    pub fn written(&self, at: Instant) {
+        let nanos = u64::try_from(at.saturating_duration_since(self.published_at).as_nanos())
+            .unwrap_or(u64::MAX);
+        // At least 1, so that a write is told from none.
+        self.last_written.fetch_max(nanos.max(1), Ordering::Relaxed);
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        // A frame no socket wrote (every socket skipped it for a newer one) says nothing of
+        // the fan-out.
+        let nanos = *self.last_written.get_mut();
+        if nanos > 0 {
+            self.latency.observe(nanos as f64 / 1e9);
+        }
     }
 }
 
@@ -39,17 +91,31 @@ struct Channel {
     sockets: usize,
 }
 
-/// The replica's counters that have at least one socket.
-#[derive(Clone, Default)]
+/// The replica's counters that have at least one socket; cheap to clone.
+#[derive(Clone)]
 pub struct Hub {
+    /// Shared by every clone: the router's state, the subscriber, presence and each socket.
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     /// Counter name to its channel. A plain mutex: it is held only for map lookups, never
     /// across an await.
-    channels: Arc<Mutex<HashMap<CounterName, Channel>>>,
+    channels: Mutex<HashMap<CounterName, Channel>>,
+    /// Whether changes made on other replicas reach this hub now: always with the embedded
+    /// store (there are no others), with Redis while the subscriber is subscribed and has
+    /// re-read the served counters. A socket opened while it is false would never hear of
+    /// them, so upgrades are refused and `/readyz` fails meanwhile.
+    live: AtomicBool,
+    /// Each frame's [`Delivery`] reports into it.
+    fanout_latency: Histogram,
 }
 
 /// A socket's membership of one counter's channel; leaving is dropping it.
 pub struct Membership {
+    /// The hub to leave on drop.
     hub: Hub,
+    /// The channel to leave on drop.
     name: CounterName,
     /// Wakes the socket on every accepted state.
     pub state: watch::Receiver<Option<StateFrame>>,
@@ -58,10 +124,35 @@ pub struct Membership {
 }
 
 impl Hub {
+    /// An empty hub; `live` says whether it hears of other replicas' changes from the start.
+    pub fn new(live: bool, fanout_latency: Histogram) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                channels: Mutex::default(),
+                live: AtomicBool::new(live),
+                fanout_latency,
+            }),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CounterName, Channel>> {
         // The map is consistent after every statement, so a panic elsewhere cannot leave it
         // half-updated; carrying on is safe.
-        self.channels.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether changes made on other replicas reach this hub now. It costs no round trip, so
+    /// every WebSocket upgrade can ask.
+    pub fn live(&self) -> bool {
+        self.inner.live.load(Ordering::Acquire)
+    }
+
+    /// Set by the subscriber as it follows Redis or loses it.
+    pub fn set_live(&self, live: bool) {
+        self.inner.live.store(live, Ordering::Release);
     }
 
     /// Adds a socket to the counter's channel, creating the channel for the first one.
@@ -93,7 +184,7 @@ impl Hub {
                 .as_ref()
                 .is_none_or(|frame| frame.state.version < state.version);
             if newer {
-                *current = Some(StateFrame::new(state));
+                *current = Some(StateFrame::new(state, &self.inner.fanout_latency));
             }
             newer
         })
@@ -129,9 +220,9 @@ impl Hub {
 }
 
 impl Membership {
-    /// The newest state known here, if any.
-    pub fn current(&self) -> Option<StateFrame> {
-        self.state.borrow().clone()
+    /// Whether this replica knows the counter's state yet.
+    pub fn has_state(&self) -> bool {
+        self.state.borrow().is_some()
     }
 }
 
@@ -151,6 +242,10 @@ impl Drop for Membership {
 mod tests {
     use super::*;
 
+    fn hub() -> Hub {
+        Hub::new(true, Histogram::new([1.0]))
+    }
+
     fn state(value: i64, version: u64) -> CounterState {
         CounterState {
             name: CounterName::global(),
@@ -161,13 +256,13 @@ mod tests {
 
     #[test]
     fn only_newer_versions_are_taken() {
-        let hub = Hub::default();
+        let hub = hub();
         let member = hub.join(&CounterName::global());
         assert!(hub.publish(state(5, 2)));
         assert!(!hub.publish(state(4, 1)));
         assert!(!hub.publish(state(9, 2)));
         assert!(hub.publish(state(6, 3)));
-        let frame = member.current().unwrap();
+        let frame = member.state.borrow().clone().unwrap();
         assert_eq!(frame.state, state(6, 3));
         assert_eq!(
             frame.json.as_str(),
@@ -177,7 +272,7 @@ mod tests {
 
     #[test]
     fn a_channel_lives_while_it_has_sockets() {
-        let hub = Hub::default();
+        let hub = hub();
         assert!(
             !hub.publish(state(1, 1)),
             "no sockets, nothing to publish to"
@@ -187,14 +282,34 @@ mod tests {
         assert_eq!(hub.sockets(), 2);
         drop(first);
         assert!(hub.publish(state(1, 1)));
-        assert_eq!(second.current().unwrap().state.value, 1);
+        assert_eq!(second.state.borrow().clone().unwrap().state.value, 1);
         drop(second);
         assert!(hub.served().is_empty());
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_frame_reports_its_last_write_once_replaced() {
+        let latency = Histogram::new([0.005, 0.05]);
+        let hub = Hub::new(true, latency.clone());
+        let member = hub.join(&CounterName::global());
+        hub.publish(state(1, 1));
+        let delivery = member.state.borrow().as_ref().unwrap().delivery.clone();
+        tokio::time::advance(std::time::Duration::from_millis(3)).await;
+        delivery.written(Instant::now());
+        tokio::time::advance(std::time::Duration::from_millis(7)).await;
+        delivery.written(Instant::now());
+        drop(delivery);
+        assert_eq!(latency.count(), 0, "the channel still holds the frame");
+        hub.publish(state(2, 2));
+        assert_eq!(latency.count(), 1);
+        assert!((latency.sum() - 0.010).abs() < 1e-6, "{}", latency.sum());
+        hub.publish(state(3, 3));
+        assert_eq!(latency.count(), 1, "a frame no socket wrote is not counted");
+    }
+
     #[test]
     fn presence_wakes_only_on_change() {
-        let hub = Hub::default();
+        let hub = hub();
         let mut member = hub.join(&CounterName::global());
         hub.set_presence(&CounterName::global(), 3);
         assert!(member.presence.has_changed().unwrap());

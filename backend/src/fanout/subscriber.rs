@@ -13,10 +13,9 @@ use futures_util::StreamExt;
 use shared::CounterState;
 use tokio_util::sync::CancellationToken;
 
-use super::StoreError;
-use super::redis::RedisStore;
-use crate::hub::Hub;
+use super::Hub;
 use crate::serving::Serving;
+use crate::store::{RedisStore, StoreError};
 
 /// The longest pause between two attempts to resubscribe.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -24,7 +23,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// Keeps the subscriber running until `shutdown`, resubscribing after every failure. When it
 /// has been down for `close_after`, the replica's sockets are closed (once per outage): they
 /// would hear of no change, and a load balancer can move their clients to a replica that
-/// still reaches Redis. New sockets are refused meanwhile (`Store::fans_out`).
+/// still reaches Redis. New sockets are refused meanwhile ([`Hub::live`]).
 pub async fn run(
     store: RedisStore,
     hub: Hub,
@@ -45,10 +44,10 @@ pub async fn run(
                 &mut backoff,
             ))
             .await;
-        if store.subscriber_live() {
+        if hub.live() {
             lost_since = Some(Instant::now());
         }
-        store.set_subscriber_live(false);
+        hub.set_live(false);
         match result {
             None => return,
             Some(err) => tracing::warn!(error = %err, "Redis subscriber lost; resubscribing"),
@@ -106,7 +105,7 @@ async fn subscribe_and_follow(
     if let Err(err) = reconcile(store, hub).await {
         return err;
     }
-    store.set_subscriber_live(true);
+    hub.set_live(true);
     *backoff = Duration::from_millis(50);
     tracing::info!("Redis subscriber live");
 

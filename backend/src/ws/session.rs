@@ -1,0 +1,279 @@
+//! One socket's life: the loop its task runs from the first state frame to the close.
+//!
+//! The loop reads the client's frames and keeps their changes in the store (several at once,
+//! [`Replies`]), and sends the replies in the order the frames came, the newest state
+//! whenever the counter changes ([`StateFeed`]), presence changes and pings. It is written
+//! over any `Sink + Stream` of messages, so it does not care where the socket came from.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, close_code};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use shared::{CounterName, ErrorCode, ProtocolError, ServerMessage};
+use tokio::time::{Instant, sleep_until};
+
+use super::feed::StateFeed;
+use super::replies::Replies;
+use super::{FLUSH_GRACE, TRY_AGAIN_LATER};
+use crate::config::Config;
+use crate::fanout::hub::Delivery;
+use crate::state::AppState;
+
+/// The per-connection timers, from the configuration.
+#[derive(Clone, Copy)]
+struct Timing {
+    /// How often the socket is pinged and sent a presence heartbeat.
+    ping_interval: Duration,
+    /// How long a silent client is kept.
+    idle_timeout: Duration,
+    /// How long one frame may take to leave before the client is let go.
+    write_timeout: Duration,
+    /// How long a closing socket waits for the store's last answers.
+    store_timeout: Duration,
+}
+
+impl Timing {
+    fn new(config: &Config) -> Self {
+        Self {
+            ping_interval: config.ping_interval(),
+            idle_timeout: config.idle_timeout(),
+            write_timeout: config.write_timeout(),
+            store_timeout: config.store_timeout(),
+        }
+    }
+}
+
+/// What the loop does next.
+enum Step {
+    /// Send these, in order.
+    Send(Message, Option<Message>),
+    /// Send this state frame, and note when it went out (for the pacing and the fan-out
+    /// latency).
+    State(Utf8Bytes, Arc<Delivery>),
+    /// Read no more: answer the frames in flight, then send this close frame (if any; not
+    /// when the client's side is gone) and end.
+    Close(Option<Message>),
+    /// Nothing to send this turn.
+    Skip,
+    /// End now: the client sent its close frame, after which nothing but the close reply
+    /// may be sent (the changes in flight still complete).
+    End,
+}
+
+/// Serves one socket until either side ends it, the replica shuts down or it lost its store.
+///
+/// Either of the last two stops the reading, and every change already read is answered
+/// before the close frame: a rolling restart then leaves no client guessing whether its last
+/// press counted.
+pub async fn serve<S>(mut socket: S, name: CounterName, app: AppState)
+where
+    S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let timing = Timing::new(&app.config);
+    // Boxed: joining may read the store, a future far larger than the rest of the socket's
+    // and needed once.
+    let mut membership = match Box::pin(app.counters.join(&name)).await {
+        Ok(membership) => membership,
+        Err(err) => {
+            let frame = ServerMessage::error(err, None).to_json();
+            let _ = send(&mut socket, Message::Text(frame.into()), timing).await;
+            let _ = send(
+                &mut socket,
+                close(TRY_AGAIN_LATER, "store unavailable"),
+                timing,
+            )
+            .await;
+            return;
+        }
+    };
+    let Some(first) = membership.state.borrow_and_update().clone() else {
+        return;
+    };
+    let feed = StateFeed::new(first.state.version, app.config.state_interval());
+    if send(&mut socket, Message::Text(first.json), timing)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    if *membership.presence.borrow() > 0 {
+        membership.presence.mark_changed();
+    }
+    let mut replies = Replies::new(&app.counters, &name, &app.config);
+    let mut ping = tokio::time::interval(timing.ping_interval);
+    ping.reset();
+    // The futures below live as long as the socket and are polled in place, so a wake-up
+    // for a state frame does not register and drop a timer and a stop waiter each time.
+    let serving = app.serving.token();
+    let stop = serving.cancelled();
+    // The idle deadline, then (once closing) the flush deadline. A frame only notes the
+    // time; the timer is moved when it fires early, not on every frame.
+    let timer = sleep_until(Instant::now() + timing.idle_timeout);
+    tokio::pin!(stop, timer, feed);
+    let mut last_heard = Instant::now();
+    // Set once the socket stops reading: the close frame to send when the replies are out.
+    let mut closing: Option<Option<Message>> = None;
+    loop {
+        if replies.is_empty()
+            && let Some(frame) = closing.take()
+        {
+            finish(&mut socket, frame, timing).await;
+            return;
+        }
+        let reading = closing.is_none() && replies.has_room();
+        let step = tokio::select! {
+            biased;
+            Some(reply) = replies.next() => Step::Send(Message::Text(reply.into()), None),
+            () = &mut timer => {
+                if closing.is_some() {
+                    // The store did not answer in time: those replies are given up and the
+                    // socket closes.
+                    replies.abandon();
+                    Step::Skip
+                } else if last_heard + timing.idle_timeout > Instant::now() {
+                    timer.as_mut().reset(last_heard + timing.idle_timeout);
+                    Step::Skip
+                } else {
+                    // A client silent this long is gone (browsers answer pings by
+                    // themselves, so a live page is never silent that long).
+                    Step::Close(Some(close(close_code::AWAY, "idle for too long")))
+                }
+            }
+            () = &mut stop, if closing.is_none() => {
+                Step::Close(Some(if app.serving.stopping() {
+                    close(close_code::AWAY, "server restarting; reconnect")
+                } else {
+                    close(TRY_AGAIN_LATER, "this server lost its store; reconnect")
+                }))
+            }
+            incoming = socket.next(), if reading => {
+                last_heard = Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        replies.text(&text);
+                        Step::Skip
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        let err = ProtocolError::new(
+                            ErrorCode::BadRequest,
+                            "binary frames are not supported; send JSON text frames",
+                        );
+                        replies.refuse(err, None);
+                        Step::Skip
+                    }
+                    // Pings are answered by the WebSocket layer itself; a pong only proves life.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Skip,
+                    Some(Err(err)) if is_too_large(&err) => {
+                        app.counters.metrics.refused(ErrorCode::TooLarge);
+                        Step::Close(Some(close(close_code::SIZE, "frame too large")))
+                    }
+                    Some(Ok(Message::Close(_))) => Step::End,
+                    // The client's side ended without a close frame (it may only have shut
+                    // its sending half): it still gets the replies to what it sent.
+                    Some(Err(_)) | None => Step::Close(None),
+                }
+            }
+            frame = feed.as_mut().next(&mut membership.state) => match frame {
+                Some((json, delivery)) => Step::State(json, delivery),
+                None => return,
+            },
+            changed = membership.presence.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let online = *membership.presence.borrow_and_update();
+                Step::Send(Message::Text(ServerMessage::Presence { online }.to_json().into()), None)
+            }
+            _ = ping.tick() => {
+                // Pings keep NAT mappings open and prove the peer alive to this side, but a
+                // page's JavaScript cannot see them: a presence frame doubles as the
+                // heartbeat by which the page knows its socket is not half-open.
+                let online = *membership.presence.borrow();
+                let heartbeat = ServerMessage::Presence { online }.to_json();
+                Step::Send(Message::Text(heartbeat.into()), Some(Message::Ping(Default::default())))
+            }
+        };
+        match step {
+            Step::Send(first, second) => {
+                for message in std::iter::once(first).chain(second) {
+                    if send(&mut socket, message, timing).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Step::State(json, delivery) => {
+                if send(&mut socket, Message::Text(json), timing)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                // One clock read serves both.
+                let now = Instant::now();
+                feed.as_mut().sent(now);
+                delivery.written(now);
+            }
+            Step::Close(frame) => {
+                closing = Some(frame);
+                timer
+                    .as_mut()
+                    .reset(Instant::now() + timing.store_timeout + FLUSH_GRACE);
+            }
+            Step::Skip => {}
+            Step::End => {
+                finish(&mut socket, None, timing).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Ends a socket whose replies are out. With a close frame to send, it then reads until the
+/// client's close frame: a socket closed with unread frames in its buffer is reset, not
+/// closed, and a reset can throw away the replies and the close frame the client has not
+/// read yet. Without one it sends what the WebSocket layer still owes, such as the reply to
+/// a client's close frame, which it otherwise sends only on the next read.
+async fn finish<S>(socket: &mut S, frame: Option<Message>, timing: Timing)
+where
+    S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    match frame {
+        Some(frame) => {
+            if send(socket, frame, timing).await.is_ok() {
+                let drain = async { while let Some(Ok(_)) = socket.next().await {} };
+                let _ = tokio::time::timeout(FLUSH_GRACE, drain).await;
+            }
+        }
+        None => {
+            let _ = tokio::time::timeout(FLUSH_GRACE, socket.flush()).await;
+        }
+    }
+}
+
+/// Sends one message, giving up when the client does not take it in time. A client that
+/// never reads fills its TCP window, and this is where it is let go.
+async fn send<S>(socket: &mut S, message: Message, timing: Timing) -> Result<(), ()>
+where
+    S: Sink<Message> + Unpin,
+{
+    match tokio::time::timeout(timing.write_timeout, socket.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+/// Whether a read failed because the client sent more than the size limit.
+fn is_too_large(err: &axum::Error) -> bool {
+    matches!(
+        std::error::Error::source(err).and_then(|inner| inner.downcast_ref::<tungstenite::Error>()),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
