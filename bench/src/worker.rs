@@ -81,8 +81,6 @@ pub struct RoundReport {
     pub stale: u64,
     /// Send-to-receipt latencies in µs, as histogram `(value, count)` pairs.
     pub latency_us: Vec<(u64, u64)>,
-    /// Connections still open at the end of the round.
-    pub alive: u64,
     /// Connections that reached the final version.
     pub converged: u64,
     /// When the last connection to converge received the final version (ns, shared clock).
@@ -208,7 +206,6 @@ async fn run(args: &WorkerArgs) -> Result<()> {
         report.frames = book.take_frames();
         report.stale = book.take_stale();
         report.latency_us = latency::to_pairs(&latency);
-        report.alive = book.alive.iter().filter(|alive| **alive).count() as u64;
         report.converged = book
             .last_version
             .iter()

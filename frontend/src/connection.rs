@@ -249,7 +249,7 @@ impl Shared {
         let weak = Rc::downgrade(self);
         listeners.push(EventListener::new(&window, "pageshow", move |_| {
             if let Some(shared) = weak.upgrade() {
-                shared.reconnect_now(true);
+                shared.reconnect_now();
             }
         }));
         if let Some(document) = window.document() {
@@ -259,19 +259,19 @@ impl Shared {
                 "visibilitychange",
                 move |_| {
                     if let Some(shared) = weak.upgrade().filter(|_| web::document_visible()) {
-                        shared.reconnect_now(true);
+                        shared.reconnect_now();
                     }
                 },
             ));
         }
     }
 
-    /// Connects now unless a socket is open (or, with `keep_attempt`, being opened).
-    fn reconnect_now(self: &Rc<Self>, keep_attempt: bool) {
+    /// Connects now unless a socket is open or being opened.
+    fn reconnect_now(self: &Rc<Self>) {
         // A socket is being opened while its task waits for it; it is open once it reported
         // `Connected`.
         let attempt = self.reader.borrow().is_some();
-        let busy = self.open.get() || (keep_attempt && attempt);
+        let busy = self.open.get() || attempt;
         if !busy {
             self.failures.set(0);
             self.connect();
