@@ -18,8 +18,6 @@ pub struct Paths {
     pub backend: PathBuf,
     /// The built frontend the replicas serve and the frontend phase weighs.
     pub static_dir: PathBuf,
-    /// The Lua script `redis-benchmark` runs: the same one the backend applies changes with.
-    pub apply_script: PathBuf,
     /// Where the Redis and replica logs go.
     pub log_dir: PathBuf,
 }
@@ -38,8 +36,6 @@ pub struct Bench {
     pub ticks_per_second: f64,
     /// The built frontend, weighed by the frontend phase.
     pub static_dir: PathBuf,
-    /// The Lua script `redis-benchmark` runs.
-    pub apply_script: PathBuf,
 }
 
 impl Bench {
@@ -60,7 +56,6 @@ impl Bench {
             sources: SourceAddresses::new(),
             ticks_per_second: usage::clock_ticks_per_second(),
             static_dir: paths.static_dir.clone(),
-            apply_script: paths.apply_script.clone(),
         })
     }
 

@@ -82,9 +82,6 @@ struct Options {
     /// The built frontend (`dist/`) the replicas serve.
     #[arg(long, value_name = "DIR", required = true)]
     static_dir: Option<PathBuf>,
-    /// The backend's `apply.lua`, which `redis-benchmark` runs.
-    #[arg(long, value_name = "PATH", required = true)]
-    apply_script: Option<PathBuf>,
     /// Where the Redis and replica logs go.
     #[arg(long, value_name = "DIR", required = true)]
     log_dir: Option<PathBuf>,
@@ -125,7 +122,6 @@ fn bench(options: Options) -> Result<()> {
     let paths = Paths {
         backend: std::path::absolute(required(options.backend)?)?,
         static_dir: required(options.static_dir)?,
-        apply_script: required(options.apply_script)?,
         log_dir: required(options.log_dir)?,
     };
     let results_path = required(options.results)?;

@@ -1,6 +1,6 @@
 //! Benchmark 2, write throughput: W concurrent writers over WebSocket and over REST, spread
 //! over the replicas, each with one change in flight; and `redis-benchmark` running the same
-//! Lua script (`EVALSHA` of `backend/src/store/lua/apply.lua`) directly, the limit of this box.
+//! Lua script (`EVALSHA` of the backend's `APPLY_SCRIPT`: `publish_state.lua` + `apply.lua`) directly, the limit of this box.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -221,16 +221,14 @@ async fn rest_writer(
     Ok(tally)
 }
 
-/// Loads `apply.lua` into the benchmark's Redis and runs `redis-benchmark` on it: 50 clients,
+/// Loads the backend's apply script into the benchmark's Redis and runs `redis-benchmark` on it: 50 clients,
 /// no pipelining, a fresh random `op_id` key per call (`__rand_int__` with `-r`), the same keys
 /// and arguments the backend passes. Returns (requests per second, p50 in ms).
 async fn redis_benchmark(bench: &Bench) -> Result<(f64, f64)> {
-    let script_path = &bench.apply_script;
-    let script = std::fs::read_to_string(script_path)
-        .with_context(|| format!("could not read {}", script_path.display()))?;
+    let script = backend::store::redis::APPLY_SCRIPT;
     let port = bench.redis.port.to_string();
     let loaded = tokio::process::Command::new("redis-cli")
-        .args(["-p", &port, "SCRIPT", "LOAD", &script])
+        .args(["-p", &port, "SCRIPT", "LOAD", script])
         .output()
         .await
         .context("could not run redis-cli")?;

@@ -72,8 +72,6 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
         .arg(&backend)
         .arg("--static-dir")
         .arg(&dist)
-        .arg("--apply-script")
-        .arg(workspace.root().join("backend/src/store/lua/apply.lua"))
         .arg("--log-dir")
         .arg(&out_dir)
         .arg("--results")

@@ -14,6 +14,20 @@ use shared::{Change, CounterName, CounterState};
 use super::keys::Keys;
 use super::{Applied, StoreError};
 
+/// The script that applies one change (dedupe, increment, version, publish), as Redis runs
+/// it. Both scripts that publish a state begin with the one function that builds the message.
+/// Public so that the benchmark runs `redis-benchmark` on exactly this text.
+pub const APPLY_SCRIPT: &str = concat!(
+    include_str!("lua/publish_state.lua"),
+    include_str!("lua/apply.lua")
+);
+
+/// The script that re-reads a counter and republishes it when it changed behind our back.
+const RECONCILE_SCRIPT: &str = concat!(
+    include_str!("lua/publish_state.lua"),
+    include_str!("lua/reconcile.lua")
+);
+
 /// The scripts, loaded once per connection and called by SHA; `redis::Script` reloads a
 /// script by itself when Redis answers NOSCRIPT (after a restart or `SCRIPT FLUSH`).
 struct Scripts {
@@ -100,17 +114,9 @@ impl RedisStore {
                 client,
                 conn,
                 keys: Keys::new(key_prefix),
-                // Both scripts that publish a state start with the one function that builds
-                // the message.
                 scripts: Scripts {
-                    apply: Script::new(concat!(
-                        include_str!("lua/publish_state.lua"),
-                        include_str!("lua/apply.lua")
-                    )),
-                    reconcile: Script::new(concat!(
-                        include_str!("lua/publish_state.lua"),
-                        include_str!("lua/reconcile.lua")
-                    )),
+                    apply: Script::new(APPLY_SCRIPT),
+                    reconcile: Script::new(RECONCILE_SCRIPT),
                     presence: Script::new(include_str!("lua/presence.lua")),
                 },
                 replica_id,
