@@ -1,6 +1,7 @@
 //! Benchmark 2, write throughput: W concurrent writers over WebSocket and over REST, spread
 //! over the replicas, each with one change in flight; and `redis-benchmark` running the same
-//! Lua script (`EVALSHA` of the backend's `APPLY_SCRIPT`: `publish_state.lua` + `apply.lua`) directly, the limit of this box.
+//! Lua script directly (`EVALSHA` of the backend's `APPLY_SCRIPT`, `publish_state.lua` +
+//! `apply.lua`), the limit of this box.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -221,9 +222,9 @@ async fn rest_writer(
     Ok(tally)
 }
 
-/// Loads the backend's apply script into the benchmark's Redis and runs `redis-benchmark` on it: 50 clients,
-/// no pipelining, a fresh random `op_id` key per call (`__rand_int__` with `-r`), the same keys
-/// and arguments the backend passes. Returns (requests per second, p50 in ms).
+/// Loads the backend's apply script into the benchmark's Redis and runs `redis-benchmark` on
+/// it: 50 clients, no pipelining, a fresh random `op_id` key per call (`__rand_int__` with
+/// `-r`), the same keys and arguments the backend passes. Returns (requests per second, p50 in ms).
 async fn redis_benchmark(bench: &Bench) -> Result<(f64, f64)> {
     let script = backend::store::redis::APPLY_SCRIPT;
     let port = bench.redis.port.to_string();
