@@ -2,9 +2,8 @@
 //! at most one per `--state-interval-ms`, the newest when the interval is over.
 
 use std::pin::Pin;
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::watch;
@@ -44,8 +43,8 @@ impl StateFeed {
     }
 
     /// Waits until a newer state is due and returns its frame's text and delivery record (to
-    /// note the write in); `None` when the channel is gone. Cancel-safe: a wait dropped half-way (the socket had something else to do)
-    /// resumes where it was on the next call.
+    /// note the write in); `None` when the channel is gone. Cancel-safe: a wait dropped
+    /// half-way (the socket had something else to do) resumes where it was on the next call.
     pub async fn next(
         self: Pin<&mut Self>,
         state: &mut watch::Receiver<Option<StateFrame>>,
