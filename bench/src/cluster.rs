@@ -149,6 +149,7 @@ pub fn free_port() -> Result<u16> {
 /// connections gets addresses of its own and never runs out of ephemeral ports (about 28,000
 /// per source address, some still in TIME_WAIT from an earlier phase).
 pub struct SourceAddresses {
+    /// The last octet of the next address to hand out.
     next: u8,
 }
 

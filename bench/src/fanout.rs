@@ -85,6 +85,7 @@ impl FanoutResult {
 struct Changes {
     /// (version, send time) of every acknowledged change.
     send_times: Vec<(u64, u64)>,
+    /// The version of the last acknowledged change: every subscriber must reach it.
     final_version: u64,
     /// When the change that produced `final_version` was sent.
     last_send_ns: u64,

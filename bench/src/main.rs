@@ -54,8 +54,10 @@ use crate::results::{Machine, Results};
 #[derive(Parser)]
 #[command(name = "bench", args_conflicts_with_subcommands = true)]
 struct Cli {
+    /// What a benchmark run measures and where it writes (the coordinator's options).
     #[command(flatten)]
     options: Options,
+    /// `worker` when started by the coordinator as a load-generator process.
     #[command(subcommand)]
     role: Option<Role>,
 }

@@ -85,13 +85,16 @@ impl std::error::Error for ProtocolError {}
 /// The body of every REST error: `{"error":{"code":"bad_request","message":"…"}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
+    /// Wrapped in `error` so a client can tell an error body from a counter state at a glance.
     pub error: ErrorDetail,
 }
 
 /// The inside of [`ErrorBody`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
+    /// What programs act on: stable across releases.
     pub code: ErrorCode,
+    /// What people read: may be reworded at any time.
     pub message: String,
 }
 

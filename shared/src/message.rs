@@ -10,7 +10,9 @@ use crate::op::{Change, ChangeRequest, Direction, OpId};
 /// Redis pub/sub message, and (tagged `state`) the frame sockets receive.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CounterState {
+    /// Which counter: one socket watches one counter, but pub/sub messages and logs need it.
     pub name: CounterName,
+    /// The number everyone sees.
     pub value: i64,
     /// Bumped by every change made through the service. Within one connection a client
     /// never sees it go backwards.

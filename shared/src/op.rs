@@ -111,9 +111,11 @@ impl ChangeRequest {
 /// A validated change, ready for the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
+    /// Up or down: `by` itself is always positive.
     pub direction: Direction,
     /// Always within 1..=[`MAX_BY`].
     pub by: i64,
+    /// Makes a retry safe: the store applies one `op_id` once. None: not deduplicated.
     pub op_id: Option<OpId>,
 }
 

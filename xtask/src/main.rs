@@ -31,6 +31,7 @@ use crate::workspace::Workspace;
 #[derive(Parser)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask")]
 struct Cli {
+    /// The one task this invocation performs.
     #[command(subcommand)]
     task: Task,
 }

@@ -304,8 +304,11 @@ fn request_stop(child: &mut Child) {
 /// The signals that end `cargo xtask run`: Ctrl-C, SIGTERM, and SIGHUP (terminal closed).
 #[cfg(unix)]
 struct StopSignals {
+    /// Ctrl-C at the terminal.
     interrupt: tokio::signal::unix::Signal,
+    /// A service manager or `kill` asking politely.
     terminate: tokio::signal::unix::Signal,
+    /// The terminal went away: the servers must not outlive it.
     hangup: tokio::signal::unix::Signal,
 }
 

@@ -12,7 +12,9 @@ use crate::workspace::{self, Workspace};
 
 /// A program the tests start, and the Debian package that provides it.
 struct Requirement {
+    /// Looked for on PATH: if it is there, nothing is installed.
     program: &'static str,
+    /// What `apt-get install` takes to provide it.
     package: &'static str,
 }
 
