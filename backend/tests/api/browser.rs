@@ -57,6 +57,9 @@ impl Drop for Driver {
             let _ = std::process::Command::new("pkill")
                 .arg("-KILL")
                 .arg("-f")
+                // `--` ends pkill's options: the pattern itself starts with `--`, and without
+                // it pkill refused it as an unknown option and killed nothing.
+                .arg("--")
                 .arg(format!("--user-data-dir={}", profile.path().display()))
                 .status();
         }
