@@ -47,6 +47,7 @@ struct Shared<T> {
 }
 
 impl<T: 'static> Deferred<T> {
+    /// Hands the values asked for to `work` from now on, and listens for the page going.
     pub fn new(work: impl Fn(T) + 'static) -> Self {
         let shared = Rc::new(Shared {
             throttle: RefCell::new(Throttle::default()),
