@@ -5,22 +5,27 @@
 //!   what goes out on the socket and when.
 //! - [`connection`]: the WebSocket, reconnected forever, turned into reducer actions.
 //! - [`storage`]: the offline queue in `localStorage`, so presses survive a reload.
+//! - [`deferred`]: the work that follows the number (title, saved value, announcement), after
+//!   the paint and at a bounded rate.
+//! - [`keyboard`]: the keys that press + and −.
 //! - [`route`]: which counter the URL names.
 //! - [`web`]: the other browser APIs (title, haptics, share, visibility, service worker).
 //! - [`components`]: the view.
 //!
 //! [`CounterPage`] wires them: frames and socket events go into the reducer, and after every
-//! render the ops the reducer handed out are written to the socket and what must outlive the
-//! page is stored.
+//! render changed presses are stored, the ops the reducer handed out are written to the
+//! socket, and the rest is left to [`deferred`]. A state frame's own work is the number's
+//! text.
 
 mod components;
 mod connection;
+mod deferred;
+mod keyboard;
 mod route;
 mod state;
 mod storage;
 mod web;
 
-use gloo_events::{EventListener, EventListenerOptions};
 use shared::CounterName;
 use yew::prelude::*;
 
@@ -32,7 +37,10 @@ use components::notice::Notice;
 use components::open_counter::OpenCounter;
 use components::status_badge::StatusBadge;
 use connection::{Connection, counter_url};
+use deferred::Deferred;
+use gloo_timers::callback::Timeout;
 use route::Route;
+use state::saved::Confirmed;
 use state::{Action, State, Status};
 use storage::OfflineQueue;
 
@@ -92,33 +100,56 @@ fn counter_page(props: &CounterPageProps) -> Html {
         });
     }
 
-    // The send loop: after a render, write what the reducer has handed to the socket since
-    // the last write. The reducer already counts it as out, so a press costs one render.
+    // The screen reader's announcement of the value follows the number like the title does.
+    let announced = use_state_eq(|| None::<i64>);
+    // Everything a change triggers besides the number's text, after it has painted.
+    let follow_up = {
+        let queue = queue.clone();
+        let name = name.clone();
+        let announce = announced.setter();
+        use_memo((), move |()| {
+            Deferred::new(move |state: UseReducerHandle<State>| {
+                // The last value, shown at once after a reload or offline.
+                queue.borrow_mut().save(&state.saved());
+                // The title carries the value, so a tab or the task switcher shows it.
+                web::set_title(&title(&name, state.displayed_value()));
+                announce.set(state.displayed_value());
+            })
+        })
+    };
+
+    // After every render: the presses are stored, then written to the socket, then the rest
+    // is handed to the follow-up. A state frame from another client reaches only the last
+    // step, and that only compares two keys.
     {
         let state = state.clone();
         let connection = connection.clone();
-        let written = use_mut_ref(|| 0);
+        let marks = use_mut_ref(Marks::default);
         use_effect(move || {
-            let mut written = written.borrow_mut();
+            let mut marks = marks.borrow_mut();
+            // A press is on the device before it can reach the server, so a reload or a
+            // crash in between never loses it.
+            let ops_changed = marks.ops_revision != Some(state.ops_revision());
+            if ops_changed {
+                queue.borrow_mut().save(&state.saved());
+                marks.ops_revision = Some(state.ops_revision());
+            }
+            // The reducer already counts what it handed out as out, so a press costs one
+            // render.
             if let Some(connection) = connection.borrow().as_ref() {
-                for op in state.outbox(*written) {
+                for op in state.outbox(marks.written) {
                     connection.send(&op.frame());
                 }
             }
-            *written = state.handed_out();
+            marks.written = state.handed_out();
+            // The follow-up is given the newest state whenever anything it writes changed,
+            // the ops included: a later run must not store ops older than the ones above.
+            let shown = (state.confirmed(), state.displayed_value());
+            if ops_changed || marks.shown != Some(shown) {
+                marks.shown = Some(shown);
+                follow_up.want(state.clone());
+            }
         });
-    }
-
-    // What must outlive the page: the last value and the unsettled presses.
-    use_effect_with(state.saved(), move |saved| queue.borrow_mut().save(saved));
-
-    // The title carries the value, so a tab or the task switcher shows it.
-    {
-        let title = match state.displayed_value() {
-            Some(value) => format!("{value} · {name} — Shared Counter"),
-            None => format!("{name} — Shared Counter"),
-        };
-        use_effect_with(title, |title| web::set_title(title));
     }
 
     // After a passing refusal (`unavailable`, `rate_limited`) the refused ops go again after a
@@ -127,7 +158,7 @@ fn counter_page(props: &CounterPageProps) -> Html {
         let dispatcher = state.dispatcher();
         use_effect_with(state.retry_wanted(), move |&wanted| {
             let timer = wanted.then(|| {
-                gloo_timers::callback::Timeout::new(RETRY_PAUSE_MS, move || {
+                Timeout::new(RETRY_PAUSE_MS, move || {
                     dispatcher.dispatch(Action::RetryDue)
                 })
             });
@@ -135,42 +166,36 @@ fn counter_page(props: &CounterPageProps) -> Html {
         });
     }
 
+    // Made once, so the buttons' props stay equal and a state frame does not re-render them.
     let onpress = {
         let dispatcher = state.dispatcher();
-        Callback::from(move |delta| {
-            web::tick();
+        let tick = use_mut_ref(|| None::<Timeout>);
+        use_callback((), move |delta, ()| {
             dispatcher.dispatch(Action::Press {
                 delta,
                 at_ms: web::now_ms(),
             });
+            // The haptic tick comes in the next task, once the press is stored and sent.
+            *tick.borrow_mut() = Some(Timeout::new(0, web::tick));
         })
     };
 
-    // Keyboard: + = ArrowUp add, - ArrowDown take away, anywhere but in a text field.
-    {
-        let onpress = onpress.clone();
-        use_effect_with((), move |()| {
-            // Not passive (gloo-events' default), or `preventDefault` would be ignored and the
-            // arrow keys would scroll the page as well.
-            let options = EventListenerOptions::enable_prevent_default();
-            let listener = web_sys::window().map(|window| {
-                EventListener::new_with_options(&window, "keydown", options, move |event| {
-                    if let Some(delta) = key_delta(event) {
-                        event.prevent_default();
-                        onpress.emit(delta);
-                    }
-                })
-            });
-            move || drop(listener)
-        });
-    }
+    keyboard::use_change_keys(onpress.clone());
 
-    let share_title = AttrValue::from(format!("{name} — Shared Counter"));
+    // Made once: the page's name never changes, and these are compared on every render.
+    let labels = use_memo((), |()| Labels {
+        name: AttrValue::from(name.to_string()),
+        share_title: AttrValue::from(title(&name, None)),
+    });
     html! {
         <div class="app">
-            <AppBar share_title={share_title} />
+            <AppBar share_title={labels.share_title.clone()} />
             <main class="counter">
-                <CountDisplay name={AttrValue::from(name.to_string())} value={state.displayed_value()} />
+                <CountDisplay
+                    name={labels.name.clone()}
+                    value={state.displayed_value()}
+                    announced={*announced}
+                />
                 <StatusBadge
                     status={state.status()}
                     online={state.online()}
@@ -202,25 +227,32 @@ fn counter_page(props: &CounterPageProps) -> Html {
     }
 }
 
-/// The change a key press asks for, if any: not while typing in a field, not with Ctrl,
-/// Alt or Meta (browser shortcuts such as zoom), not on auto-repeat.
-fn key_delta(event: &web_sys::Event) -> Option<i64> {
-    use wasm_bindgen::JsCast;
-    let key = event.dyn_ref::<web_sys::KeyboardEvent>()?;
-    if key.ctrl_key() || key.alt_key() || key.meta_key() || key.repeat() {
-        return None;
-    }
-    let in_field = key
-        .target()
-        .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
-        .is_some_and(|element| matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA"));
-    if in_field {
-        return None;
-    }
-    match key.key().as_str() {
-        "+" | "=" | "ArrowUp" => Some(1),
-        "-" | "ArrowDown" => Some(-1),
-        _ => None,
+/// What the page last did with the state after a render, so the next render does only what
+/// changed.
+#[derive(Default)]
+struct Marks {
+    /// The ops revision last stored; `None` before the first render, which stores what the
+    /// page restored (minus the ops that expired meanwhile).
+    ops_revision: Option<u64>,
+    /// The number of the last frame written to the socket.
+    written: u64,
+    /// The confirmed and displayed values last handed to the follow-up.
+    shown: Option<(Option<Confirmed>, Option<i64>)>,
+}
+
+/// The page's fixed labels, made once.
+struct Labels {
+    /// The counter's name, the page's heading.
+    name: AttrValue,
+    /// What a share is titled: the title without a value.
+    share_title: AttrValue,
+}
+
+/// The document's title: the value first, so a narrow tab still shows it.
+fn title(name: &CounterName, value: Option<i64>) -> String {
+    match value {
+        Some(value) => format!("{value} · {name} — Shared Counter"),
+        None => format!("{name} — Shared Counter"),
     }
 }
 

@@ -26,6 +26,9 @@ pub struct OfflineQueue {
     /// Every op this page has held: the ones it may drop from the entry once settled. Ops of
     /// other tabs are not in it and are kept.
     known: HashSet<OpId>,
+    /// What this page wrote last. Writing the same again would change nothing, so it is
+    /// skipped: a press is stored at once and then again with the follow-up's title.
+    written: Option<Saved>,
 }
 
 impl OfflineQueue {
@@ -33,6 +36,7 @@ impl OfflineQueue {
         Self {
             key: key(name),
             known: HashSet::new(),
+            written: None,
         }
     }
 
@@ -46,6 +50,9 @@ impl OfflineQueue {
 
     /// Writes this page's state, keeping the ops of other tabs.
     pub fn save(&mut self, mine: &Saved) {
+        if self.written.as_ref() == Some(mine) {
+            return;
+        }
         self.known
             .extend(mine.ops.iter().map(|op| op.op_id.clone()));
         let stored = read(&self.key).unwrap_or_default();
@@ -53,7 +60,9 @@ impl OfflineQueue {
         if let (Some(storage), Ok(text)) = (local_storage(), serde_json::to_string(&merged)) {
             // A full or disabled storage only costs persistence across reloads; the page
             // keeps the presses in memory and sends them when it can.
-            let _ = storage.set_item(&self.key, &text);
+            if storage.set_item(&self.key, &text).is_ok() {
+                self.written = Some(mine.clone());
+            }
         }
     }
 }

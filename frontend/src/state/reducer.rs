@@ -53,6 +53,9 @@ pub struct State {
     confirmed: Option<Confirmed>,
     /// Presses not yet settled, oldest first.
     pending: Vec<PendingOp>,
+    /// Moves whenever the presses kept on the device change (one made or grown, settled or
+    /// dropped), so the page stores them at once without comparing them on every render.
+    ops_revision: u64,
     /// How many frames have been handed to sockets over the page's life: numbers them, so the
     /// send loop writes each exactly once.
     handed_out: u64,
@@ -99,6 +102,7 @@ impl State {
             next_seq: 1,
             confirmed: None,
             pending: Vec::new(),
+            ops_revision: 0,
             handed_out: 0,
             socket_open: false,
             awaiting_first_state: true,
@@ -132,6 +136,16 @@ impl State {
             confirmed: self.confirmed,
             ops: self.pending.iter().map(PendingOp::saved).collect(),
         }
+    }
+
+    /// The server's last word, as the device keeps it.
+    pub fn confirmed(&self) -> Option<Confirmed> {
+        self.confirmed
+    }
+
+    /// Where the unsettled presses are in their changes; see the field.
+    pub fn ops_revision(&self) -> u64 {
+        self.ops_revision
     }
 
     /// Whether a press was just refused because the queue is full.
@@ -227,8 +241,7 @@ impl State {
             Action::Press { delta, at_ms } => self.press(delta, at_ms),
             Action::Expire { now_ms } => {
                 let before = self.unsettled_presses();
-                self.pending
-                    .retain(|op| now_ms.saturating_sub(op.created_ms) < MAX_AGE_MS);
+                self.retain_ops(|op| now_ms.saturating_sub(op.created_ms) < MAX_AGE_MS);
                 self.expired += before - self.unsettled_presses();
                 self.update_queue_full();
             }
@@ -314,6 +327,7 @@ impl State {
         }
         self.error = None;
         self.expired = 0;
+        self.ops_revision += 1;
         // Presses made while no socket is open would otherwise pile up as one frame each and
         // run into the server's rate limit on reconnect; one that never left the page can
         // simply grow instead.
@@ -363,8 +377,17 @@ impl State {
 
     /// Forgets an op the server has answered.
     fn settle(&mut self, op_id: &OpId) {
-        self.pending.retain(|op| &op.op_id != op_id);
+        self.retain_ops(|op| &op.op_id != op_id);
         self.update_queue_full();
+    }
+
+    /// Keeps the unsettled ops that `keep` says, and notes a change for the page to store.
+    fn retain_ops(&mut self, keep: impl FnMut(&PendingOp) -> bool) {
+        let before = self.pending.len();
+        self.pending.retain(keep);
+        if self.pending.len() != before {
+            self.ops_revision += 1;
+        }
     }
 
     /// The "queue is full" notice stays until there is room again.
@@ -785,5 +808,37 @@ mod tests {
         state.apply(Action::Connected);
         state.apply(state_frame(20, 5));
         assert_eq!(state.displayed_value(), Some(21));
+    }
+
+    #[test]
+    fn the_ops_revision_moves_exactly_when_the_kept_presses_change() {
+        let mut state = live(10, 1);
+        let mut seen = state.ops_revision();
+        let mut moved = |state: &Page| {
+            let before = std::mem::replace(&mut seen, state.ops_revision());
+            before != seen
+        };
+        // Another client's change and the socket's comings and goings keep nothing new.
+        state.apply(state_frame(12, 2));
+        assert!(!moved(&state), "a state frame");
+        state.apply(press(1));
+        assert!(moved(&state), "a press");
+        let op = state.outbox().next().unwrap().op_id.clone();
+        flush(&mut state);
+        state.apply(Action::Disconnected);
+        state.apply(Action::Connected);
+        assert!(!moved(&state), "a resend keeps the same op");
+        state.apply(Action::Disconnected);
+        state.apply(press(1));
+        assert!(moved(&state), "a second press, offline");
+        state.apply(press(1));
+        assert!(moved(&state), "a press that grows an unsent op");
+        state.apply(ack(&op, 13, 3));
+        assert!(moved(&state), "an ack settles an op");
+        state.apply(ack(&op, 13, 3));
+        assert!(!moved(&state), "an ack for an op already settled");
+        state.apply(Action::Expire { now_ms: MAX_AGE_MS });
+        assert!(moved(&state), "presses dropped for age");
+        assert_eq!(state.unsettled_presses(), 0);
     }
 }
