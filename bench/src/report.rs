@@ -7,7 +7,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::clicks::ClickResult;
 use crate::frontend::kb;
+use crate::latency::Percentiles;
 use crate::results::Results;
 use crate::targets;
 
@@ -22,13 +24,7 @@ pub fn tables(results: &Results) -> String {
         out,
         "Run: {} ({}) of commit {}, {} cores ({}), {:.1} GiB, Linux {}, load average at start {}.\n",
         m.date_utc,
-        if results.plan.fanout_only {
-            "fan-out only"
-        } else if results.plan.quick {
-            "quick"
-        } else {
-            "full"
-        },
+        results.plan.scope.label(),
         m.commit,
         m.cores,
         m.cpu_model,
@@ -164,6 +160,10 @@ pub fn tables(results: &Results) -> String {
         );
     }
 
+    if !results.clicks.is_empty() {
+        clicks(&mut out, &results.clicks);
+    }
+
     let _ = writeln!(out, "\n### Targets\n");
     let _ = writeln!(out, "| target | measured | verdict |");
     let _ = writeln!(out, "|---|---|---|");
@@ -175,6 +175,60 @@ pub fn tables(results: &Results) -> String {
         );
     }
     out
+}
+
+/// The click-latency table: one row per stage and K, p50 / p95 in milliseconds.
+fn clicks(out: &mut String, runs: &[ClickResult]) {
+    let _ = writeln!(
+        out,
+        "\n### Click latency in Chromium (K pages over 2 replicas, one clicked)\n"
+    );
+    let _ = write!(out, "| p50 / p95 ms |");
+    for run in runs {
+        let _ = write!(out, " K = {} |", run.pages);
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in runs {
+        let _ = write!(out, "---:|");
+    }
+    out.push('\n');
+    let stages: [(&str, fn(&ClickResult) -> &Percentiles); 6] = [
+        ("click → send (clicking page)", |r| &r.click_to_send),
+        ("send → first other page's message", |r| {
+            &r.send_to_first_message
+        }),
+        ("send → message (each other page)", |r| &r.send_to_message),
+        ("message → number written (each other page)", |r| {
+            &r.message_to_shown
+        }),
+        ("**click → last page shows it**", |r| {
+            &r.click_to_last_shown
+        }),
+        ("floor: send → last plain WebSocket client", |r| &r.floor),
+    ];
+    for (stage, of) in stages {
+        let _ = write!(out, "| {stage} |");
+        for run in runs {
+            let p = of(run);
+            let _ = write!(out, " {:.1} / {:.1} |", p.p50_ms, p.p95_ms);
+        }
+        out.push('\n');
+    }
+    let _ = write!(out, "| click → last page over the floor |");
+    for run in runs {
+        let _ = write!(out, " {:.1}× / {:.1}× |", run.ratio_p50, run.ratio_p95);
+    }
+    let _ = write!(out, "\n| clicks measured (of made); clock spread |");
+    for run in runs {
+        let _ = write!(
+            out,
+            " {} (of {}); {:.2} ms |",
+            run.clicks - run.incomplete,
+            run.clicks,
+            run.clock_spread_ms
+        );
+    }
+    out.push('\n');
 }
 
 pub fn print_table(results: &Results) {
