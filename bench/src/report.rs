@@ -40,43 +40,45 @@ pub fn tables(results: &Results) -> String {
         out.push('\n');
     }
 
-    let _ = writeln!(out, "### Fan-out (2 replicas, one writer)\n");
-    let _ = writeln!(
-        out,
-        "| subscribers | changes/s | p50 ms | p99 ms | max ms | frames/s | delivered | stale | \
-         not converged | converged after last change (after its ack), ms | CPU replicas / redis / generator % | \
-         replica RSS MiB |"
-    );
-    let _ = writeln!(
-        out,
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
-    );
-    for r in &results.fanout {
+    if !results.fanout.is_empty() {
+        let _ = writeln!(out, "### Fan-out (2 replicas, one writer)\n");
         let _ = writeln!(
             out,
-            "| {} ({} connected) | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} % | {} | {} | {:.1} ({:.1}) | \
-             {:.0} / {:.0} / {:.0} | {} |",
-            r.subscribers,
-            r.connected,
-            r.changes_per_second,
-            r.latency.p50_ms,
-            r.latency.p99_ms,
-            r.latency.max_ms,
-            r.frames_per_second,
-            r.delivered_share * 100.0,
-            r.stale_frames,
-            r.not_converged,
-            r.converge_ms,
-            r.converge_after_ack_ms,
-            r.cpu.replicas_pct,
-            r.cpu.redis_pct,
-            r.cpu.generator_pct,
-            r.replica_rss_mib
-                .iter()
-                .map(|mib| format!("{mib:.0}"))
-                .collect::<Vec<_>>()
-                .join(" + "),
+            "| subscribers | changes/s | p50 ms | p99 ms | max ms | frames/s | delivered | stale | \
+             not converged | converged after last change (after its ack), ms | CPU replicas / redis / generator % | \
+             replica RSS MiB |"
         );
+        let _ = writeln!(
+            out,
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+        );
+        for r in &results.fanout {
+            let _ = writeln!(
+                out,
+                "| {} ({} connected) | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} % | {} | {} | {:.1} ({:.1}) | \
+                 {:.0} / {:.0} / {:.0} | {} |",
+                r.subscribers,
+                r.connected,
+                r.changes_per_second,
+                r.latency.p50_ms,
+                r.latency.p99_ms,
+                r.latency.max_ms,
+                r.frames_per_second,
+                r.delivered_share * 100.0,
+                r.stale_frames,
+                r.not_converged,
+                r.converge_ms,
+                r.converge_after_ack_ms,
+                r.cpu.replicas_pct,
+                r.cpu.redis_pct,
+                r.cpu.generator_pct,
+                r.replica_rss_mib
+                    .iter()
+                    .map(|mib| format!("{mib:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(" + "),
+            );
+        }
     }
 
     if let Some(writes) = &results.writes {
@@ -192,24 +194,18 @@ fn clicks(out: &mut String, runs: &[ClickResult]) {
         let _ = write!(out, "---:|");
     }
     out.push('\n');
-    let stages: [(&str, fn(&ClickResult) -> &Percentiles); 6] = [
-        ("click → send (clicking page)", |r| &r.click_to_send),
-        ("send → first other page's message", |r| {
-            &r.send_to_first_message
-        }),
-        ("send → message (each other page)", |r| &r.send_to_message),
-        ("message → number written (each other page)", |r| {
-            &r.message_to_shown
-        }),
-        ("**click → last page shows it**", |r| {
-            &r.click_to_last_shown
-        }),
-        ("floor: send → last plain WebSocket client", |r| &r.floor),
+    let stages = [
+        "click → send (clicking page)",
+        "send → first other page's message",
+        "send → message (each other page)",
+        "message → number written (each other page)",
+        "**click → last page shows it**",
+        "floor: send → last plain WebSocket client",
     ];
-    for (stage, of) in stages {
+    for (row, stage) in stages.iter().enumerate() {
         let _ = write!(out, "| {stage} |");
         for run in runs {
-            let p = of(run);
+            let p = click_stages(run)[row];
             let _ = write!(out, " {:.1} / {:.1} |", p.p50_ms, p.p95_ms);
         }
         out.push('\n');
@@ -229,6 +225,18 @@ fn clicks(out: &mut String, runs: &[ClickResult]) {
         );
     }
     out.push('\n');
+}
+
+/// The rows of the click-latency table, in its order.
+fn click_stages(run: &ClickResult) -> [&Percentiles; 6] {
+    [
+        &run.click_to_send,
+        &run.send_to_first_message,
+        &run.send_to_message,
+        &run.message_to_shown,
+        &run.click_to_last_shown,
+        &run.floor,
+    ]
 }
 
 pub fn print_table(results: &Results) {
