@@ -154,6 +154,11 @@ impl Browser {
         Ok(body["value"].take())
     }
 
+    /// The browser's processes now: the browser itself, its renderers and helpers.
+    pub fn pids(&self) -> Vec<u32> {
+        processes_of(self.profile.path())
+    }
+
     /// Ends the session, which ends the browser; a session that does not end in time is
     /// killed on drop.
     pub async fn close(mut self) {
@@ -173,28 +178,32 @@ impl Drop for Browser {
     }
 }
 
-/// Kills the processes started with `profile` as their user-data folder: one browser's, and
-/// no other's, since every browser gets a folder of its own.
+/// Kills the processes of the browser with `profile` as its user-data folder.
 fn kill_browser(profile: &Path) {
+    for pid in processes_of(profile) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+}
+
+/// The processes started with `profile` as their user-data folder: one browser's (its
+/// renderers and helpers are given the flag too), and no other's, since every browser gets a
+/// folder of its own.
+fn processes_of(profile: &Path) -> Vec<u32> {
     let wanted = format!("--user-data-dir={}", profile.display());
     let Ok(processes) = std::fs::read_dir("/proc") else {
-        return;
+        return Vec::new();
     };
-    for process in processes.flatten() {
-        let pid = process.file_name().to_string_lossy().into_owned();
-        if !pid.bytes().all(|byte| byte.is_ascii_digit()) {
-            continue;
-        }
-        let Ok(cmdline) = std::fs::read(process.path().join("cmdline")) else {
-            continue;
-        };
-        if cmdline
-            .split(|&byte| byte == 0)
-            .any(|arg| arg == wanted.as_bytes())
-        {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &pid])
-                .status();
-        }
-    }
+    processes
+        .flatten()
+        .filter_map(|process| {
+            let pid = process.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(process.path().join("cmdline")).ok()?;
+            cmdline
+                .split(|&byte| byte == 0)
+                .any(|arg| arg == wanted.as_bytes())
+                .then_some(pid)
+        })
+        .collect()
 }

@@ -18,7 +18,9 @@
 //!
 //! Per K it reports, p50 and p95: click → send (clicking page), send → state frame (first
 //! other page, and every other page), frame → number written (every other page), click →
-//! last page shows it, the floor ([`floor`]) and the ratio of click → last page to the floor.
+//! last page shows it, the floor ([`floor`]) and the ratio of click → last page to the floor;
+//! and the CPU time all browsers and the replicas spent from each click until the pause after
+//! it was over (the input through DevTools included, the polling after it not), from `/proc`.
 //! "Shows" is the number in the DOM as a `MutationObserver` sees it; painting is not counted.
 
 use std::time::Duration;
@@ -32,6 +34,7 @@ use crate::floor;
 use crate::harness::Bench;
 use crate::latency::Percentiles;
 use crate::page_log::{self, PageLog};
+use crate::usage;
 
 /// Flags beside the usual headless ones: no throttling of timers or of renderers of pages
 /// that are not focused or are hidden, and a phone-sized window.
@@ -76,6 +79,11 @@ pub struct ClickResult {
     pub ratio_p50: f64,
     /// `click_to_last_shown` over `floor`, at p95.
     pub ratio_p95: f64,
+    /// CPU time of all the browsers' processes per click, in milliseconds: with the pages'
+    /// work shared out over the cores, what makes K pages slower than two.
+    pub browser_cpu_ms_per_click: f64,
+    /// CPU time of the replicas per click, in milliseconds.
+    pub replica_cpu_ms_per_click: f64,
     /// The largest difference between two pages' clocks, by [`page_log::CLOCK_OFFSET`]: the
     /// cross-page figures are good to about this much.
     pub clock_spread_ms: f64,
@@ -149,11 +157,23 @@ async fn measure(
     let (Some(x), Some(y)) = (x, y) else {
         bail!("no increment button: {centre}");
     };
+    let browser_pids: Vec<Option<u32>> =
+        browsers.iter().flat_map(Browser::pids).map(Some).collect();
+    let replica_pids = bench.system_pids().replicas;
+    // CPU is counted from just before each click until the pause after it is over, so the
+    // polling that follows is left out.
+    let (mut browser_ticks, mut replica_ticks) = (0, 0);
     for (value, _) in (first_value + 1..).zip(0..bench.plan.clicks) {
+        let before = (cpu_ticks(&browser_pids), cpu_ticks(&replica_pids));
         click(clicker, x, y).await?;
         tokio::time::sleep(PAUSE).await;
+        browser_ticks += cpu_ticks(&browser_pids).saturating_sub(before.0);
+        replica_ticks += cpu_ticks(&replica_pids).saturating_sub(before.1);
         wait_until_shown(others, value).await?;
     }
+    let clicks = bench.plan.clicks;
+    let ticks_per_second = bench.ticks_per_second;
+    let ms_per_click = |ticks: u64| ticks as f64 / ticks_per_second * 1000.0 / clicks.max(1) as f64;
 
     let clicker_log = read_log(clicker).await?;
     let mut other_logs = Vec::with_capacity(others.len());
@@ -162,7 +182,6 @@ async fn measure(
     }
     let timings = page_log::timings(&clicker_log, &other_logs, first_value);
 
-    let clicks = bench.plan.clicks;
     let floor = floor::measure(bench, &format!("{counter}-floor"), clicks, PAUSE)
         .await
         .context("the floor")?;
@@ -180,6 +199,8 @@ async fn measure(
         ratio_p95: click_to_last_shown.p95_ms / floor.p95_ms,
         click_to_last_shown,
         floor,
+        browser_cpu_ms_per_click: ms_per_click(browser_ticks),
+        replica_cpu_ms_per_click: ms_per_click(replica_ticks),
         clock_spread_ms,
     })
 }
@@ -260,6 +281,11 @@ async fn wait_until_shown(pages: &[Browser], value: i64) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// User and system time of `pids` together, in clock ticks.
+fn cpu_ticks(pids: &[Option<u32>]) -> u64 {
+    pids.iter().map(|&pid| usage::sample(pid).cpu_ticks).sum()
 }
 
 async fn read_log(browser: &Browser) -> Result<PageLog> {

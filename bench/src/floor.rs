@@ -39,6 +39,9 @@ pub async fn measure(
         wait_for_state(&mut subscriber).await?;
         subscribers.push(subscriber);
     }
+    // A replica holds a socket's next state frame until `--state-interval-ms` (16 ms) after
+    // its last; the subscribers were just sent their first, and the first change must not wait.
+    tokio::time::sleep(pause).await;
     let run = now_ns();
     let mut latencies = Vec::with_capacity(changes);
     for (value, index) in (first.value + 1..).zip(0..changes) {

@@ -78,7 +78,7 @@ enum Role {
 
 #[derive(clap::Args)]
 struct Options {
-    /// A small version of everything, in under a minute; never writes BENCHMARKS.md.
+    /// A small version of everything, in a minute or two; never writes BENCHMARKS.md.
     #[arg(long)]
     quick: bool,
     /// Only this fan-out round (`10000:10`: 10,000 subscribers, 10 changes/s); repeatable.

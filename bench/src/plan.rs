@@ -75,7 +75,7 @@ impl Plan {
         }
     }
 
-    /// Every phase, small: under a minute and a half.
+    /// Every phase, small: a minute or two.
     pub fn quick() -> Plan {
         Plan {
             scope: Scope::Quick,

@@ -214,6 +214,14 @@ fn clicks(out: &mut String, runs: &[ClickResult]) {
     for run in runs {
         let _ = write!(out, " {:.1}× / {:.1}× |", run.ratio_p50, run.ratio_p95);
     }
+    let _ = write!(out, "\n| CPU per click, all browsers / replicas |");
+    for run in runs {
+        let _ = write!(
+            out,
+            " {:.1} / {:.1} ms |",
+            run.browser_cpu_ms_per_click, run.replica_cpu_ms_per_click
+        );
+    }
     let _ = write!(out, "\n| clicks measured (of made); clock spread |");
     for run in runs {
         let _ = write!(

@@ -14,7 +14,7 @@ use crate::{frontend, system_packages, tools};
 
 #[derive(clap::Args)]
 pub struct Options {
-    /// A small version of everything, in under a minute (after the builds); writes
+    /// A small version of everything, in a minute or two (after the builds); writes
     /// target/bench/results.json but leaves BENCHMARKS.md alone.
     #[arg(long)]
     quick: bool,
