@@ -49,6 +49,8 @@ const UNTHROTTLED: [&str; 4] = [
 const PAUSE: Duration = Duration::from_millis(200);
 /// How long after a click every page must show it before the run is abandoned.
 const SHOW_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many pauses' worth of idle browsers are measured, for their CPU time without clicks.
+const IDLE_WINDOWS: u32 = 10;
 /// How long a page may take to load and go live.
 const LIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long one K may take in all; every step inside is bounded too.
@@ -84,6 +86,9 @@ pub struct ClickResult {
     pub browser_cpu_ms_per_click: f64,
     /// CPU time of the replicas per click, in milliseconds.
     pub replica_cpu_ms_per_click: f64,
+    /// CPU time of all the browsers over as long without a click, in milliseconds: the part
+    /// of `browser_cpu_ms_per_click` the click did not cause.
+    pub browser_idle_cpu_ms: f64,
     /// The largest difference between two pages' clocks, by [`page_log::CLOCK_OFFSET`]: the
     /// cross-page figures are good to about this much.
     pub clock_spread_ms: f64,
@@ -160,6 +165,9 @@ async fn measure(
     let browser_pids: Vec<Option<u32>> =
         browsers.iter().flat_map(Browser::pids).map(Some).collect();
     let replica_pids = bench.system_pids().replicas;
+    let idle_before = cpu_ticks(&browser_pids);
+    tokio::time::sleep(PAUSE * IDLE_WINDOWS).await;
+    let idle_ticks = cpu_ticks(&browser_pids).saturating_sub(idle_before);
     // CPU is counted from just before each click until the pause after it is over, so the
     // polling that follows is left out.
     let (mut browser_ticks, mut replica_ticks) = (0, 0);
@@ -200,6 +208,8 @@ async fn measure(
         click_to_last_shown,
         floor,
         browser_cpu_ms_per_click: ms_per_click(browser_ticks),
+        browser_idle_cpu_ms: idle_ticks as f64 / ticks_per_second * 1000.0
+            / f64::from(IDLE_WINDOWS),
         replica_cpu_ms_per_click: ms_per_click(replica_ticks),
         clock_spread_ms,
     })

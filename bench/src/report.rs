@@ -214,12 +214,15 @@ fn clicks(out: &mut String, runs: &[ClickResult]) {
     for run in runs {
         let _ = write!(out, " {:.1}× / {:.1}× |", run.ratio_p50, run.ratio_p95);
     }
-    let _ = write!(out, "\n| CPU per click, all browsers / replicas |");
+    let _ = write!(
+        out,
+        "\n| CPU per click, all browsers (of it idle) / replicas |"
+    );
     for run in runs {
         let _ = write!(
             out,
-            " {:.1} / {:.1} ms |",
-            run.browser_cpu_ms_per_click, run.replica_cpu_ms_per_click
+            " {:.1} ({:.1}) / {:.1} ms |",
+            run.browser_cpu_ms_per_click, run.browser_idle_cpu_ms, run.replica_cpu_ms_per_click
         );
     }
     let _ = write!(out, "\n| clicks measured (of made); clock spread |");
