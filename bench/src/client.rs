@@ -1,12 +1,12 @@
 //! The load generator's lean WebSocket client: a connection from a chosen source address, and
-//! the two frames every phase needs (wait for the first state, send an increment).
+//! the two frames every phase needs (wait for a state, send an increment).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use futures_util::StreamExt;
-use shared::{ChangeRequest, ClientMessage, ServerMessage};
+use shared::{ChangeRequest, ClientMessage, CounterState, ServerMessage};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -47,20 +47,24 @@ pub async fn connect(url: &str, source: IpAddr) -> Result<Socket> {
 }
 
 /// Reads frames until the first `state`: the connection is subscribed.
-pub async fn wait_for_state(socket: &mut Socket) -> Result<()> {
-    let deadline = Duration::from_secs(10);
+pub async fn wait_for_state(socket: &mut Socket) -> Result<CounterState> {
+    next_state(socket, Duration::from_secs(10)).await
+}
+
+/// Reads frames until the next `state`, for at most `deadline`.
+pub async fn next_state(socket: &mut Socket, deadline: Duration) -> Result<CounterState> {
     tokio::time::timeout(deadline, async {
         while let Some(message) = socket.next().await {
             if let Message::Text(text) = message?
-                && let Ok(ServerMessage::State(_)) = serde_json::from_str(text.as_str())
+                && let Ok(ServerMessage::State(state)) = serde_json::from_str(text.as_str())
             {
-                return Ok(());
+                return Ok(state);
             }
         }
-        bail!("the connection closed before its first state")
+        bail!("the connection closed before a state frame")
     })
     .await
-    .context("no state frame within 10 s")?
+    .with_context(|| format!("no state frame within {deadline:?}"))?
 }
 
 /// The JSON of one `increment` frame.

@@ -1,6 +1,5 @@
 //! Benchmark 4, the frontend: what a first visit downloads, and how long from navigation until
-//! the first value shows, in Debian's headless Chromium driven through `chromedriver` with
-//! fantoccini, as the browser tests drive it.
+//! the first value shows, in headless Chromium ([`crate::chromium`]).
 //!
 //! Each load is cold: a new browser with a fresh profile (no cache, no service worker). A
 //! script injected before the page's own (CDP `Page.addScriptToEvaluateOnNewDocument`) records
@@ -9,20 +8,14 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use fantoccini::{Client, ClientBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::cluster::free_port;
+use crate::chromium::{Browser, COMMAND_TIMEOUT, ChromeDriver};
 use crate::harness::Bench;
-
-/// How long one WebDriver step (starting a browser, a whole load, closing it) may take.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Sets `window.__benchFirstValue` when the count element first shows a number.
 const FIRST_VALUE_PROBE: &str = r#"(() => {
@@ -86,7 +79,7 @@ pub async fn run(bench: &mut Bench) -> Result<FrontendResult> {
     let mut transferred = Vec::new();
     let driver = ChromeDriver::start().await?;
     for load in 0..bench.plan.page_loads {
-        match driver.cold_load(&url).await {
+        match cold_load(&driver, &url).await {
             Ok((first, bytes)) => {
                 eprintln!("    load {}: first value at {first:.0} ms", load + 1);
                 first_value_ms.push(first);
@@ -167,117 +160,35 @@ fn weigh(dist: &Path) -> Result<(Vec<FileWeight>, FileWeight)> {
     Ok((files, total))
 }
 
-/// A `chromedriver` on a free port, killed on drop; each cold load starts its own Chromium.
-struct ChromeDriver {
-    /// The process, killed on drop.
-    _child: tokio::process::Child,
-    /// Its base URL.
-    url: String,
-    /// Sends the one DevTools command fantoccini has no method for (`goog/cdp/execute`).
-    http: reqwest::Client,
+/// One load in a new browser with a fresh profile: (ms to the first value, bytes
+/// transferred). The browser is closed whatever happens, so that none outlives the load.
+async fn cold_load(driver: &ChromeDriver, url: &str) -> Result<(f64, f64)> {
+    let browser = driver.browser(&[]).await?;
+    let outcome = match tokio::time::timeout(COMMAND_TIMEOUT, measure(&browser, url)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(anyhow!("the load took longer than {COMMAND_TIMEOUT:?}")),
+    };
+    browser.close().await;
+    outcome
 }
 
-impl ChromeDriver {
-    async fn start() -> Result<ChromeDriver> {
-        let port = free_port()?;
-        let child = tokio::process::Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("could not start chromedriver")?;
-        let url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        for _ in 0..100 {
-            if http
-                .get(format!("{url}/status"))
-                .send()
-                .await
-                .is_ok_and(|response| response.status().is_success())
-            {
-                return Ok(ChromeDriver {
-                    _child: child,
-                    url,
-                    http,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("chromedriver did not answer within 10 s")
-    }
-
-    /// One load in a new browser with a fresh profile: (ms to the first value, bytes
-    /// transferred). The browser is closed whatever happens, so that none outlives the load.
-    async fn cold_load(&self, url: &str) -> Result<(f64, f64)> {
-        let profile = tempfile::tempdir().context("could not create a browser profile")?;
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--disable-background-networking",
-                         "--disable-component-update", "--no-first-run",
-                         format!("--user-data-dir={}", profile.path().display())]
-            }
-        });
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!("a JSON object literal")
-        };
-        let browser = tokio::time::timeout(
-            COMMAND_TIMEOUT,
-            ClientBuilder::new(HttpConnector::new())
-                .capabilities(capabilities)
-                .connect(&self.url),
-        )
-        .await
-        .context("Chromium did not start in time")?
-        .context("could not start a Chromium session")?;
-        let outcome = match tokio::time::timeout(COMMAND_TIMEOUT, self.measure(&browser, url)).await
-        {
-            Ok(outcome) => outcome,
-            Err(_) => Err(anyhow!("the load took longer than {COMMAND_TIMEOUT:?}")),
-        };
-        let _ = tokio::time::timeout(COMMAND_TIMEOUT, browser.close()).await;
-        outcome
-    }
-
-    async fn measure(&self, browser: &Client, url: &str) -> Result<(f64, f64)> {
-        self.cdp(
-            browser,
+async fn measure(browser: &Browser, url: &str) -> Result<(f64, f64)> {
+    browser
+        .cdp(
             "Page.addScriptToEvaluateOnNewDocument",
             json!({"source": FIRST_VALUE_PROBE}),
         )
         .await?;
-        browser.goto(url).await?;
-        for _ in 0..100 {
-            let found = browser.execute(READ_PROBE, Vec::new()).await?;
-            if let Some(first) = found["first"].as_f64() {
-                let bytes = found["transferred"].as_f64().unwrap_or(0.0);
-                return Ok((first, bytes));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+    browser.client.goto(url).await?;
+    for _ in 0..100 {
+        let found = browser.client.execute(READ_PROBE, Vec::new()).await?;
+        if let Some(first) = found["first"].as_f64() {
+            let bytes = found["transferred"].as_f64().unwrap_or(0.0);
+            return Ok((first, bytes));
         }
-        bail!("no value shown within 10 s of the load")
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-
-    /// Runs one DevTools command in `browser`'s page, through chromedriver.
-    async fn cdp(&self, browser: &Client, cmd: &str, params: Value) -> Result<()> {
-        let session = browser.session_id().await?.context("no session id")?;
-        let response = self
-            .http
-            .post(format!("{}/session/{session}/goog/cdp/execute", self.url))
-            .json(&json!({"cmd": cmd, "params": params}))
-            .send()
-            .await?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            bail!("chromedriver {cmd}: {status} {body}");
-        }
-        Ok(())
-    }
+    bail!("no value shown within 10 s of the load")
 }
 
 #[cfg(test)]

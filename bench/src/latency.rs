@@ -65,3 +65,58 @@ impl Latency {
         }
     }
 }
+
+/// The summary of a few dozen latencies measured one by one, in milliseconds, as the click
+/// benchmark quotes them: p50 and p95 by nearest rank, so that each is a latency that was
+/// measured.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Percentiles {
+    /// How many latencies there were: a p95 of ten says little.
+    pub samples: usize,
+    /// The median.
+    pub p50_ms: f64,
+    /// The 95th percentile, which the click target is set on beside the median.
+    pub p95_ms: f64,
+    /// The slowest one.
+    pub max_ms: f64,
+}
+
+impl Percentiles {
+    pub fn of(values_ms: &[f64]) -> Percentiles {
+        let mut sorted = values_ms.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let Some(&max_ms) = sorted.last() else {
+            return Percentiles::default();
+        };
+        // The smallest value with at least `quantile` of all at or below it.
+        let rank = |quantile: f64| {
+            let rank = (quantile * sorted.len() as f64).ceil() as usize;
+            sorted[rank.clamp(1, sorted.len()) - 1]
+        };
+        Percentiles {
+            samples: sorted.len(),
+            p50_ms: rank(0.50),
+            p95_ms: rank(0.95),
+            max_ms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Percentiles;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let twenty: Vec<f64> = (1..=20).rev().map(f64::from).collect();
+        let summary = Percentiles::of(&twenty);
+        assert_eq!(summary.samples, 20);
+        assert_eq!(summary.p50_ms, 10.0);
+        assert_eq!(summary.p95_ms, 19.0);
+        assert_eq!(summary.max_ms, 20.0);
+
+        let one = Percentiles::of(&[4.5]);
+        assert_eq!((one.p50_ms, one.p95_ms, one.max_ms), (4.5, 4.5, 4.5));
+        assert_eq!(Percentiles::of(&[]).samples, 0);
+    }
+}

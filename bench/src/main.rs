@@ -11,25 +11,34 @@
 //! 3. write throughput over WebSocket and REST against `redis-benchmark` running the same Lua
 //!    script directly ([`writes`]);
 //! 4. the frontend's weight and its time to the first value in headless Chromium
-//!    ([`frontend`]).
+//!    ([`frontend`]);
+//! 5. click latency: K Chromium pages of one counter over both replicas, one clicked, where
+//!    the time goes until every other page shows the click ([`clicks`], reading what a probe
+//!    in each page records: [`page_log`]), against plain WebSocket clients ([`floor`]).
 //!
 //! It prints a table and writes the results as JSON; a full run also writes the results section
 //! of `BENCHMARKS.md` ([`report`]), judged against the targets ([`targets`]). `--quick` runs a
-//! small version of everything. Every loop is bounded by a count or a timeout.
+//! small version of everything; `--fanout` and `--clicks-only` run one phase. Every loop is
+//! bounded by a count or a timeout.
 //!
 //! The rest: [`plan`] (the sizes of a run), [`harness`] (what every phase works with),
-//! [`cluster`] (Redis and the replicas), [`client`] (the WebSocket client), [`latency`] (the
-//! shared clock and histograms), [`usage`] (CPU and memory from `/proc`) and [`results`].
+//! [`cluster`] (Redis and the replicas), [`client`] (the WebSocket client), [`chromium`]
+//! (browsers through chromedriver), [`latency`] (the shared clock, histograms and
+//! percentiles), [`usage`] (CPU and memory from `/proc`) and [`results`].
 //! Modules depend on each other in one direction only: phases on the harness and the parts
 //! below it, [`results`] on the phases, [`targets`] on [`results`], [`report`] on both.
 
+mod chromium;
+mod clicks;
 mod client;
 mod cluster;
 mod fanout;
+mod floor;
 mod frontend;
 mod harness;
 mod latency;
 mod memory;
+mod page_log;
 mod plan;
 mod report;
 mod results;
@@ -46,7 +55,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::harness::{Bench, Paths};
-use crate::plan::Plan;
+use crate::plan::{Plan, Scope};
 use crate::results::{Machine, Results};
 
 /// Shared Counter's load generator: start with `cargo xtask bench`, which builds what it
@@ -71,13 +80,17 @@ enum Role {
 
 #[derive(clap::Args)]
 struct Options {
-    /// A small version of everything, in under a minute; never writes BENCHMARKS.md.
+    /// A small version of everything, in a minute or two; never writes BENCHMARKS.md.
     #[arg(long)]
     quick: bool,
     /// Only this fan-out round (`10000:10`: 10,000 subscribers, 10 changes/s); repeatable.
     /// Nothing else runs and BENCHMARKS.md is left alone: for profiling one case.
     #[arg(long, value_name = "SUBSCRIBERS:RATE", value_parser = plan::parse_round)]
     fanout: Vec<(usize, u32)>,
+    /// Only the click latency in browsers (K = 2 and 8 pages; with `--quick`, 10 clicks
+    /// each). BENCHMARKS.md is left alone: for working on the page's hot path.
+    #[arg(long, conflicts_with = "fanout")]
+    clicks_only: bool,
     /// The backend binary to measure.
     #[arg(long, value_name = "PATH", required = true)]
     backend: Option<PathBuf>,
@@ -119,6 +132,11 @@ fn bench(options: Options) -> Result<()> {
     } else {
         Plan::full()
     };
+    let plan = if options.clicks_only {
+        Plan::clicks_only(plan)
+    } else {
+        plan
+    };
     // Clap has checked that the required options are there.
     let required = |path: Option<PathBuf>| path.context("a required path is missing");
     let paths = Paths {
@@ -159,8 +177,7 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
         failures.push(format!("{phase}: {error:#}"));
     };
 
-    // `--fanout` runs the fan-out rounds alone.
-    let all = !plan.fanout_only;
+    let all = matches!(plan.scope, Scope::Full | Scope::Quick);
     let mut idle = Vec::new();
     if all {
         idle = memory::run(&mut bench)
@@ -168,10 +185,13 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
             .map_err(|error| note("idle-memory", error))
             .unwrap_or_default();
     }
-    let fanout = fanout::run(&mut bench)
-        .await
-        .map_err(|error| note("fan-out", error))
-        .unwrap_or_default();
+    let mut fanout = Vec::new();
+    if all || plan.scope == Scope::FanoutOnly {
+        fanout = fanout::run(&mut bench)
+            .await
+            .map_err(|error| note("fan-out", error))
+            .unwrap_or_default();
+    }
     let (mut writes, mut frontend) = (None, None);
     if all {
         writes = writes::run(&mut bench)
@@ -183,6 +203,13 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
             .map_err(|error| note("frontend", error))
             .ok();
     }
+    let mut clicks = Vec::new();
+    if all || plan.scope == Scope::ClicksOnly {
+        clicks = clicks::run(&mut bench)
+            .await
+            .map_err(|error| note("click-latency", error))
+            .unwrap_or_default();
+    }
     Ok(Results {
         machine,
         backend: paths.backend.clone(),
@@ -191,6 +218,7 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
         fanout,
         writes,
         frontend,
+        clicks,
         failures,
     })
 }

@@ -1,18 +1,44 @@
-//! The sizes of one run: a full run, a `--quick` one, or only some fan-out rounds.
+//! The sizes of one run: a full run, a `--quick` one, only some fan-out rounds, or only the
+//! click latency in browsers.
 
 use serde::Serialize;
+
+/// Which phases a run has, and whether its figures are a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// Every phase at the sizes the targets are set at: the only run written into
+    /// `BENCHMARKS.md`.
+    Full,
+    /// A small version of everything (`--quick`): its figures are a smoke test, not a result.
+    Quick,
+    /// Only the fan-out rounds named on the command line (`--fanout`).
+    FanoutOnly,
+    /// Only the click latency in browsers (`--clicks-only`), at the full or the quick sizes.
+    ClicksOnly,
+}
+
+impl Scope {
+    /// How the report names the run.
+    pub fn label(self) -> &'static str {
+        match self {
+            Scope::Full => "full",
+            Scope::Quick => "quick",
+            Scope::FanoutOnly => "fan-out only",
+            Scope::ClicksOnly => "clicks only",
+        }
+    }
+}
 
 /// The sizes of one run.
 #[derive(Clone, Serialize)]
 pub struct Plan {
-    /// A small version of everything (`--quick`): its figures are a smoke test, not a result.
-    pub quick: bool,
+    /// Which phases run.
+    pub scope: Scope,
     /// Idle WebSockets open on one replica at each memory measurement (running totals).
     pub idle_connections: Vec<usize>,
     /// Fan-out rounds: each subscriber count with the change rates run against it.
     pub fanout: Vec<(usize, Vec<u32>)>,
-    /// Only the fan-out rounds run (`--fanout`).
-    pub fanout_only: bool,
     /// How long the writer makes changes in each fan-out round.
     pub fanout_seconds: f64,
     /// How many concurrent writers each write-throughput measurement has.
@@ -23,58 +49,72 @@ pub struct Plan {
     pub redis_benchmark_requests: u64,
     /// Cold loads in Chromium.
     pub page_loads: usize,
+    /// Pages open on one counter in each click-latency measurement (K).
+    pub click_pages: Vec<usize>,
+    /// Clicks in each click-latency measurement.
+    pub clicks: usize,
 }
 
 impl Plan {
     /// Every phase at the sizes the targets are set at.
     pub fn full() -> Plan {
         Plan {
-            quick: false,
+            scope: Scope::Full,
             idle_connections: vec![10_000, 19_000],
             fanout: [1_000, 5_000, 10_000, 20_000]
                 .into_iter()
                 .map(|subscribers| (subscribers, vec![1, 10, 100, 1_000]))
                 .collect(),
-            fanout_only: false,
             fanout_seconds: 5.0,
             writers: vec![1, 16, 256],
             write_seconds: 5.0,
             redis_benchmark_requests: 200_000,
             page_loads: 10,
+            click_pages: vec![2, 8],
+            clicks: 50,
         }
     }
 
-    /// Every phase, small: under a minute.
+    /// Every phase, small: a minute or two.
     pub fn quick() -> Plan {
         Plan {
-            quick: true,
+            scope: Scope::Quick,
             idle_connections: vec![1_000],
             fanout: vec![(1_000, vec![10, 1_000])],
-            fanout_only: false,
             fanout_seconds: 2.0,
             writers: vec![1, 16],
             write_seconds: 1.5,
             redis_benchmark_requests: 20_000,
             page_loads: 2,
+            click_pages: vec![2, 8],
+            clicks: 10,
         }
     }
 
     /// Only these fan-out rounds (subscribers, changes per second), five seconds each.
     pub fn fanout_only(rounds: &[(usize, u32)]) -> Plan {
         Plan {
+            scope: Scope::FanoutOnly,
             fanout: rounds
                 .iter()
                 .map(|&(subscribers, rate)| (subscribers, vec![rate]))
                 .collect(),
             fanout_seconds: 5.0,
-            fanout_only: true,
             ..Plan::quick()
+        }
+    }
+
+    /// Only the click latency in browsers, at the sizes of `sizes`.
+    pub fn clicks_only(sizes: Plan) -> Plan {
+        Plan {
+            scope: Scope::ClicksOnly,
+            ..sizes
         }
     }
 
     /// Whether this is a full run, the only kind whose figures go into `BENCHMARKS.md`.
     pub fn is_full(&self) -> bool {
-        !self.quick && !self.fanout_only
+        self.scope == Scope::Full
     }
 }
 

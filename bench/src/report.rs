@@ -7,7 +7,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::clicks::ClickResult;
 use crate::frontend::kb;
+use crate::latency::Percentiles;
 use crate::results::Results;
 use crate::targets;
 
@@ -22,13 +24,7 @@ pub fn tables(results: &Results) -> String {
         out,
         "Run: {} ({}) of commit {}, {} cores ({}), {:.1} GiB, Linux {}, load average at start {}.\n",
         m.date_utc,
-        if results.plan.fanout_only {
-            "fan-out only"
-        } else if results.plan.quick {
-            "quick"
-        } else {
-            "full"
-        },
+        results.plan.scope.label(),
         m.commit,
         m.cores,
         m.cpu_model,
@@ -44,43 +40,45 @@ pub fn tables(results: &Results) -> String {
         out.push('\n');
     }
 
-    let _ = writeln!(out, "### Fan-out (2 replicas, one writer)\n");
-    let _ = writeln!(
-        out,
-        "| subscribers | changes/s | p50 ms | p99 ms | max ms | frames/s | delivered | stale | \
-         not converged | converged after last change (after its ack), ms | CPU replicas / redis / generator % | \
-         replica RSS MiB |"
-    );
-    let _ = writeln!(
-        out,
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
-    );
-    for r in &results.fanout {
+    if !results.fanout.is_empty() {
+        let _ = writeln!(out, "### Fan-out (2 replicas, one writer)\n");
         let _ = writeln!(
             out,
-            "| {} ({} connected) | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} % | {} | {} | {:.1} ({:.1}) | \
-             {:.0} / {:.0} / {:.0} | {} |",
-            r.subscribers,
-            r.connected,
-            r.changes_per_second,
-            r.latency.p50_ms,
-            r.latency.p99_ms,
-            r.latency.max_ms,
-            r.frames_per_second,
-            r.delivered_share * 100.0,
-            r.stale_frames,
-            r.not_converged,
-            r.converge_ms,
-            r.converge_after_ack_ms,
-            r.cpu.replicas_pct,
-            r.cpu.redis_pct,
-            r.cpu.generator_pct,
-            r.replica_rss_mib
-                .iter()
-                .map(|mib| format!("{mib:.0}"))
-                .collect::<Vec<_>>()
-                .join(" + "),
+            "| subscribers | changes/s | p50 ms | p99 ms | max ms | frames/s | delivered | stale | \
+             not converged | converged after last change (after its ack), ms | CPU replicas / redis / generator % | \
+             replica RSS MiB |"
         );
+        let _ = writeln!(
+            out,
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+        );
+        for r in &results.fanout {
+            let _ = writeln!(
+                out,
+                "| {} ({} connected) | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} % | {} | {} | {:.1} ({:.1}) | \
+                 {:.0} / {:.0} / {:.0} | {} |",
+                r.subscribers,
+                r.connected,
+                r.changes_per_second,
+                r.latency.p50_ms,
+                r.latency.p99_ms,
+                r.latency.max_ms,
+                r.frames_per_second,
+                r.delivered_share * 100.0,
+                r.stale_frames,
+                r.not_converged,
+                r.converge_ms,
+                r.converge_after_ack_ms,
+                r.cpu.replicas_pct,
+                r.cpu.redis_pct,
+                r.cpu.generator_pct,
+                r.replica_rss_mib
+                    .iter()
+                    .map(|mib| format!("{mib:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(" + "),
+            );
+        }
     }
 
     if let Some(writes) = &results.writes {
@@ -164,6 +162,10 @@ pub fn tables(results: &Results) -> String {
         );
     }
 
+    if !results.clicks.is_empty() {
+        clicks(&mut out, &results.clicks);
+    }
+
     let _ = writeln!(out, "\n### Targets\n");
     let _ = writeln!(out, "| target | measured | verdict |");
     let _ = writeln!(out, "|---|---|---|");
@@ -175,6 +177,77 @@ pub fn tables(results: &Results) -> String {
         );
     }
     out
+}
+
+/// The click-latency table: one row per stage and K, p50 / p95 in milliseconds.
+fn clicks(out: &mut String, runs: &[ClickResult]) {
+    let _ = writeln!(
+        out,
+        "\n### Click latency in Chromium (K pages over 2 replicas, one clicked)\n"
+    );
+    let _ = write!(out, "| p50 / p95 ms |");
+    for run in runs {
+        let _ = write!(out, " K = {} |", run.pages);
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in runs {
+        let _ = write!(out, "---:|");
+    }
+    out.push('\n');
+    let stages = [
+        "click → send (clicking page)",
+        "send → first other page's message",
+        "send → message (each other page)",
+        "message → number written (each other page)",
+        "**click → last page shows it**",
+        "floor: send → last plain WebSocket client",
+    ];
+    for (row, stage) in stages.iter().enumerate() {
+        let _ = write!(out, "| {stage} |");
+        for run in runs {
+            let p = click_stages(run)[row];
+            let _ = write!(out, " {:.1} / {:.1} |", p.p50_ms, p.p95_ms);
+        }
+        out.push('\n');
+    }
+    let _ = write!(out, "| click → last page over the floor |");
+    for run in runs {
+        let _ = write!(out, " {:.1}× / {:.1}× |", run.ratio_p50, run.ratio_p95);
+    }
+    let _ = write!(
+        out,
+        "\n| CPU per click, all browsers (of it idle) / replicas |"
+    );
+    for run in runs {
+        let _ = write!(
+            out,
+            " {:.1} ({:.1}) / {:.1} ms |",
+            run.browser_cpu_ms_per_click, run.browser_idle_cpu_ms, run.replica_cpu_ms_per_click
+        );
+    }
+    let _ = write!(out, "\n| clicks measured (of made); clock spread |");
+    for run in runs {
+        let _ = write!(
+            out,
+            " {} (of {}); {:.2} ms |",
+            run.clicks - run.incomplete,
+            run.clicks,
+            run.clock_spread_ms
+        );
+    }
+    out.push('\n');
+}
+
+/// The rows of the click-latency table, in its order.
+fn click_stages(run: &ClickResult) -> [&Percentiles; 6] {
+    [
+        &run.click_to_send,
+        &run.send_to_first_message,
+        &run.send_to_message,
+        &run.message_to_shown,
+        &run.click_to_last_shown,
+        &run.floor,
+    ]
 }
 
 pub fn print_table(results: &Results) {

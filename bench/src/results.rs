@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::clicks::ClickResult;
 use crate::fanout::FanoutResult;
 use crate::frontend::FrontendResult;
 use crate::memory::IdleResult;
@@ -28,6 +29,8 @@ pub struct Results {
     pub writes: Option<WriteResults>,
     /// The frontend's weight and start; `None` when the phase failed or did not run.
     pub frontend: Option<FrontendResult>,
+    /// Click latency in browsers, one entry per number of pages.
+    pub clicks: Vec<ClickResult>,
     /// Phases that failed, with the reason: the run goes on and reports what it could.
     pub failures: Vec<String>,
 }

@@ -14,7 +14,7 @@ use crate::{frontend, system_packages, tools};
 
 #[derive(clap::Args)]
 pub struct Options {
-    /// A small version of everything, in under a minute (after the builds); writes
+    /// A small version of everything, in a minute or two (after the builds); writes
     /// target/bench/results.json but leaves BENCHMARKS.md alone.
     #[arg(long)]
     quick: bool,
@@ -26,6 +26,10 @@ pub struct Options {
     /// Nothing else runs and BENCHMARKS.md is left alone: for profiling one case.
     #[arg(long, value_name = "SUBSCRIBERS:RATE")]
     fanout: Vec<String>,
+    /// Only the click latency in browsers (K = 2 and 8 pages; with --quick, 10 clicks each).
+    /// BENCHMARKS.md is left alone: for working on the page's hot path.
+    #[arg(long, conflicts_with = "fanout")]
+    clicks_only: bool,
 }
 
 pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
@@ -61,7 +65,9 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
         Some(_) => "results-other-backend.json",
         None => "results.json",
     });
-    workspace::step(if options.quick || !options.fanout.is_empty() {
+    workspace::step(if options.clicks_only {
+        "Benchmarking click latency in browsers"
+    } else if options.quick || !options.fanout.is_empty() {
         "Benchmarking (quick)"
     } else {
         "Benchmarking (full run: several minutes)"
@@ -83,6 +89,9 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
     }
     if options.quick {
         command.arg("--quick");
+    }
+    if options.clicks_only {
+        command.arg("--clicks-only");
     }
     for round in &options.fanout {
         command.arg(format!("--fanout={round}"));
