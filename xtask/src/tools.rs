@@ -46,8 +46,15 @@ pub enum WasmOpt {
 /// Node.js is there. Prints one line for each thing it installs.
 pub fn ensure_frontend_tools(workspace: &Workspace) -> Result<FrontendTools> {
     ensure_wasm_target(workspace)?;
-    ensure_trunk(workspace)?;
-    ensure_wasm_bindgen(workspace)?;
+    // The two installs compile side by side: each spends minutes in steps that use one core
+    // (a large crate, the final link), which the other fills.
+    let (trunk, wasm_bindgen) = std::thread::scope(|scope| {
+        let trunk = scope.spawn(|| ensure_trunk(workspace));
+        let wasm_bindgen = ensure_wasm_bindgen(workspace);
+        (trunk.join(), wasm_bindgen)
+    });
+    trunk.map_err(|_| anyhow::anyhow!("installing trunk panicked"))??;
+    wasm_bindgen?;
     let wasm_opt = ensure_wasm_opt(workspace)?;
     Ok(FrontendTools { wasm_opt })
 }
@@ -87,7 +94,9 @@ fn ensure_trunk(workspace: &Workspace) -> Result<()> {
         return Ok(());
     }
     eprintln!("installing trunk {TRUNK_VERSION} (cargo install)");
-    cargo_install(workspace, "trunk", TRUNK_VERSION)
+    // Without `update_check`, which asks the internet for newer releases at every start.
+    let features = ["--no-default-features", "--features", "rustls"];
+    cargo_install(workspace, "trunk", TRUNK_VERSION, &features)
 }
 
 fn ensure_wasm_bindgen(workspace: &Workspace) -> Result<()> {
@@ -105,15 +114,30 @@ fn ensure_wasm_bindgen(workspace: &Workspace) -> Result<()> {
         return Ok(());
     }
     eprintln!("installing wasm-bindgen-cli {wanted} (cargo install; must match Cargo.lock)");
-    cargo_install(workspace, "wasm-bindgen-cli", wanted)
+    cargo_install(workspace, "wasm-bindgen-cli", wanted, &[])
 }
 
-/// `cargo install krate --version version`, first with the crate's own lock file and, because
-/// that fails when the registry no longer has a locked dependency, then without it.
-fn cargo_install(workspace: &Workspace, krate: &str, version: &str) -> Result<()> {
+/// How the tools are compiled: optimised, but without the whole-program optimisation their
+/// own release profiles ask for (Trunk's is fat LTO in one codegen unit, minutes of one core at
+/// the end of its build). They spend their time waiting for cargo and copying files, so a
+/// quicker build costs a frontend build nothing measurable (BENCHMARKS.md, "Cold set-up").
+/// Cargo's environment settings override a package's own profile.
+const TOOL_PROFILE: [(&str, &str); 3] = [
+    ("CARGO_PROFILE_RELEASE_LTO", "false"),
+    ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
+    ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1"),
+];
+
+/// `cargo install krate --version version` with [`TOOL_PROFILE`], first with the crate's own
+/// lock file and, because that fails when the registry no longer has a locked dependency, then
+/// without it.
+fn cargo_install(workspace: &Workspace, krate: &str, version: &str, args: &[&str]) -> Result<()> {
     let install = |locked: bool| {
         let mut command = workspace.cargo();
-        command.args(["install", krate, "--version", version]);
+        command
+            .args(["install", krate, "--version", version])
+            .args(args)
+            .envs(TOOL_PROFILE);
         if locked {
             command.arg("--locked");
         }
