@@ -230,39 +230,25 @@ impl Shared {
             return;
         };
         let mut listeners = self.window_listeners.borrow_mut();
-        let weak = Rc::downgrade(self);
-        listeners.push(EventListener::new(&window, "online", move |_| {
-            if let Some(shared) = weak.upgrade() {
-                shared.on_action.emit(Action::BrowserOnline(true));
-                // The network under the socket changed: an open socket may be half-open and
-                // an attempt in flight was most likely started without a network. Both go.
-                shared.failures.set(0);
-                shared.connect();
-            }
+        listeners.push(web::listen(&window, "online", self, |shared| {
+            shared.on_action.emit(Action::BrowserOnline(true));
+            // The network under the socket changed: an open socket may be half-open and an
+            // attempt in flight was most likely started without a network. Both go.
+            shared.failures.set(0);
+            shared.connect();
         }));
-        let weak = Rc::downgrade(self);
-        listeners.push(EventListener::new(&window, "offline", move |_| {
-            if let Some(shared) = weak.upgrade() {
-                shared.on_action.emit(Action::BrowserOnline(false));
-            }
+        listeners.push(web::listen(&window, "offline", self, |shared| {
+            shared.on_action.emit(Action::BrowserOnline(false));
         }));
-        let weak = Rc::downgrade(self);
-        listeners.push(EventListener::new(&window, "pageshow", move |_| {
-            if let Some(shared) = weak.upgrade() {
-                shared.reconnect_now();
-            }
+        listeners.push(web::listen(&window, "pageshow", self, |shared| {
+            shared.reconnect_now();
         }));
         if let Some(document) = window.document() {
-            let weak = Rc::downgrade(self);
-            listeners.push(EventListener::new(
-                &document,
-                "visibilitychange",
-                move |_| {
-                    if let Some(shared) = weak.upgrade().filter(|_| web::document_visible()) {
-                        shared.reconnect_now();
-                    }
-                },
-            ));
+            listeners.push(web::listen(&document, "visibilitychange", self, |shared| {
+                if web::document_visible() {
+                    shared.reconnect_now();
+                }
+            }));
         }
     }
 

@@ -119,23 +119,15 @@ impl<T: 'static> Shared<T> {
             return;
         };
         let mut listeners = self.listeners.borrow_mut();
-        let weak = Rc::downgrade(self);
-        listeners.push(EventListener::new(&window, "pagehide", move |_| {
-            if let Some(shared) = weak.upgrade() {
-                shared.run();
-            }
+        listeners.push(web::listen(&window, "pagehide", self, |shared| {
+            shared.run()
         }));
         if let Some(document) = window.document() {
-            let weak = Rc::downgrade(self);
-            listeners.push(EventListener::new(
-                &document,
-                "visibilitychange",
-                move |_| {
-                    if let Some(shared) = weak.upgrade().filter(|_| !web::document_visible()) {
-                        shared.run();
-                    }
-                },
-            ));
+            listeners.push(web::listen(&document, "visibilitychange", self, |shared| {
+                if !web::document_visible() {
+                    shared.run();
+                }
+            }));
         }
     }
 }

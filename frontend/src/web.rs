@@ -1,13 +1,33 @@
-//! The few browser APIs the page uses besides the socket, storage and events: the clock, the
-//! title, haptics, sharing, navigation, visibility and the service worker.
+//! The few browser APIs the page uses besides the socket and storage: the clock, the title,
+//! haptics, sharing, navigation, visibility, page events and the service worker.
 //!
 //! Each call checks that the API exists before using it: Web Share, the clipboard and
 //! service workers are missing in some browsers and in insecure contexts, and calling an
 //! `undefined` would throw into the wasm.
 
+use std::rc::Rc;
+
+use gloo_events::EventListener;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+
+/// Calls `handler` with `owner` on every `event` of `target` while `owner` lives: the listener
+/// holds it weakly, so a page-wide listener never keeps a dropped socket or timer alive.
+/// Removed when the returned listener is dropped.
+pub fn listen<T: 'static>(
+    target: &web_sys::EventTarget,
+    event: &'static str,
+    owner: &Rc<T>,
+    handler: impl Fn(&Rc<T>) + 'static,
+) -> EventListener {
+    let weak = Rc::downgrade(owner);
+    EventListener::new(target, event, move |_| {
+        if let Some(owner) = weak.upgrade() {
+            handler(&owner);
+        }
+    })
+}
 
 /// Milliseconds since the epoch, as the offline queue stamps presses.
 pub fn now_ms() -> u64 {
