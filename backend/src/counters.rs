@@ -91,8 +91,10 @@ impl Counters {
         match &err {
             StoreError::Overflow => {}
             StoreError::Unavailable(detail) => tracing::warn!(%detail, "store unavailable"),
-            StoreError::NotInteger(name) => {
-                tracing::error!(counter = %name, "stored value is not an integer");
+            StoreError::Refused(detail) => tracing::warn!(%detail, "store refuses writes"),
+            StoreError::Damaged { counter, key, why } => {
+                self.metrics.damaged(key);
+                tracing::error!(%counter, %key, %why, "damaged key: the counter is refused");
             }
         }
         let err = ProtocolError::from(err);

@@ -93,6 +93,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
             tasks.spawn(fanout::subscriber::run(
                 store.clone(),
                 hub.clone(),
+                metrics.clone(),
                 config.reconcile_interval(),
                 serving.clone(),
                 config.store_lost_close(),

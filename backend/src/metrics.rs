@@ -24,6 +24,9 @@ const REFUSAL_CODES: [ErrorCode; 7] = [
 /// The labels of a refusal: its error code.
 type RefusalLabels = [(&'static str, &'static str); 1];
 
+/// The labels of a damaged key: the key itself, which the operator must repair.
+type KeyLabels = [(&'static str, String); 1];
+
 /// What this replica did since it started, and the registry that renders it.
 pub struct Metrics {
     /// Names, help texts and types of everything below, for rendering.
@@ -39,6 +42,12 @@ pub struct Metrics {
     pub ws_accepted: Counter,
     /// WebSocket upgrades refused (origin, connection caps, a replica without its store).
     pub ws_refused: Counter,
+    /// Messages on a counter's channel that were not a state the store can have published
+    /// for it (malformed, another counter's name, a version out of range), dropped.
+    pub pubsub_dropped: Counter,
+    /// Reads and changes that found a counter's key damaged, by key. Only damaged keys get
+    /// a series, so an alert on any series at all finds them.
+    damaged: Family<KeyLabels, Counter>,
     /// WebSockets open now, set at each scrape.
     ws_open: Gauge,
     /// 1 when the store answers and the subscriber is live, set at each scrape.
@@ -66,6 +75,8 @@ impl Default for Metrics {
                 .map(|code| refusals.get_or_create_owned(&[("code", code.as_str())])),
             ws_accepted: Counter::default(),
             ws_refused: Counter::default(),
+            pubsub_dropped: Counter::default(),
+            damaged: Family::default(),
             ws_open: Gauge::default(),
             ready: Gauge::default(),
             change_latency: latency(),
@@ -96,6 +107,17 @@ impl Default for Metrics {
             "ws_refused",
             "WebSocket upgrades refused (origin, connection caps, store lost)",
             m.ws_refused.clone(),
+        );
+        registry.register(
+            "pubsub_dropped",
+            "Messages on a counter channel that were not a state of that counter, dropped",
+            m.pubsub_dropped.clone(),
+        );
+        registry.register(
+            "store_damaged",
+            "Reads and changes that found a counter's key damaged (another type, not an \
+             integer, a version out of range), by key",
+            m.damaged.clone(),
         );
         registry.register(
             "ws_open",
@@ -131,6 +153,11 @@ impl Metrics {
         }
     }
 
+    /// Counts one read or change that found `key` damaged.
+    pub fn damaged(&self, key: &str) {
+        self.damaged.get_or_create(&[("key", key.to_owned())]).inc();
+    }
+
     /// The text exposition (OpenMetrics, which Prometheus also reads as its classic text);
     /// `open_sockets` and `ready` are read by the caller.
     pub fn render(&self, open_sockets: usize, ready: bool) -> String {
@@ -158,6 +185,28 @@ mod tests {
         assert!(text.contains("counter_ops_refused_total{code=\"rate_limited\"} 1\n"));
         assert!(text.contains("\ncounter_ws_open 2\n"));
         assert!(text.contains("# TYPE counter_ready gauge\ncounter_ready 1\n"));
+    }
+
+    #[test]
+    fn a_damaged_key_gets_its_own_series() {
+        let metrics = Metrics::default();
+        assert!(
+            !metrics
+                .render(0, true)
+                .contains("counter_store_damaged_total{")
+        );
+        metrics.damaged("counter:x");
+        metrics.damaged("counter:x");
+        metrics.pubsub_dropped.inc();
+        let text = metrics.render(0, true);
+        assert!(
+            text.contains("counter_store_damaged_total{key=\"counter:x\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\ncounter_pubsub_dropped_total 1\n"),
+            "{text}"
+        );
     }
 
     #[test]

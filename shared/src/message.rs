@@ -19,6 +19,22 @@ pub struct CounterState {
     pub version: u64,
 }
 
+impl CounterState {
+    /// The highest version a counter may reach: 2^53 − 1. Versions are what clients compare
+    /// to tell a newer state from an older one, and JSON readers that hold numbers as doubles
+    /// (every JavaScript client, and Redis's own Lua) compare integers exactly only up to
+    /// here. At a million changes a second an honest counter needs 285 years to get there,
+    /// so a version beyond it is damage or forgery, never history; and a bound far below the
+    /// 2^63 that Redis can count to leaves every repair room to move a version on.
+    pub const MAX_VERSION: u64 = (1 << 53) - 1;
+
+    /// Whether this is a state the store can have published for counter `name`: its own
+    /// name, and a version that a change made (from 1 to [`Self::MAX_VERSION`]).
+    pub fn is_published_state_of(&self, name: &CounterName) -> bool {
+        self.name == *name && (1..=Self::MAX_VERSION).contains(&self.version)
+    }
+}
+
 /// A frame from a client.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -93,5 +109,26 @@ impl ServerMessage {
     pub fn to_json(&self) -> String {
         // Serialising these types cannot fail: every field is a string, integer or enum.
         serde_json::to_string(self).expect("server messages always serialise")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_published_state_names_its_counter_and_has_a_version_a_change_made() {
+        let global = CounterName::global();
+        let state = |name: &str, version| CounterState {
+            name: name.parse().unwrap(),
+            value: -7,
+            version,
+        };
+        assert!(state("global", 1).is_published_state_of(&global));
+        assert!(state("global", CounterState::MAX_VERSION).is_published_state_of(&global));
+        assert!(!state("global", 0).is_published_state_of(&global));
+        assert!(!state("global", CounterState::MAX_VERSION + 1).is_published_state_of(&global));
+        assert!(!state("global", u64::MAX).is_published_state_of(&global));
+        assert!(!state("door-2", 5).is_published_state_of(&global));
     }
 }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::ws::Utf8Bytes;
 use prometheus_client::metrics::histogram::Histogram;
-use shared::{CounterName, CounterState, ServerMessage};
+use shared::{CounterName, CounterState, ProtocolError, ServerMessage};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -87,6 +87,9 @@ struct Channel {
     state: watch::Sender<Option<StateFrame>>,
     /// People watching this counter over all replicas, as last computed.
     presence: watch::Sender<u64>,
+    /// While the counter's keys are damaged, the `error` frame its sockets are sent; a
+    /// damaged counter must hurt only its own sockets.
+    fault: watch::Sender<Option<Utf8Bytes>>,
     /// Sockets on this replica watching the counter; the channel goes when it drops to zero.
     sockets: usize,
 }
@@ -121,6 +124,8 @@ pub struct Membership {
     pub state: watch::Receiver<Option<StateFrame>>,
     /// Wakes the socket when the presence count changes.
     pub presence: watch::Receiver<u64>,
+    /// Wakes the socket when the counter is found damaged (or repaired).
+    pub fault: watch::Receiver<Option<Utf8Bytes>>,
 }
 
 impl Hub {
@@ -161,14 +166,21 @@ impl Hub {
         let channel = channels.entry(name.clone()).or_insert_with(|| Channel {
             state: watch::Sender::new(None),
             presence: watch::Sender::new(0),
+            fault: watch::Sender::new(None),
             sockets: 0,
         });
         channel.sockets += 1;
+        let mut fault = channel.fault.subscribe();
+        // A socket joining a counter already known damaged is told too.
+        if fault.borrow().is_some() {
+            fault.mark_changed();
+        }
         Membership {
             hub: self.clone(),
             name: name.clone(),
             state: channel.state.subscribe(),
             presence: channel.presence.subscribe(),
+            fault,
         }
     }
 
@@ -199,6 +211,23 @@ impl Hub {
                 changed
             });
         }
+    }
+
+    /// Marks a counter damaged, with the error its sockets are sent, or sound again
+    /// (`None`). Returns whether that changed, so the caller logs only the change.
+    pub fn set_fault(&self, name: &CounterName, fault: Option<ProtocolError>) -> bool {
+        let frame = fault.map(|err| ServerMessage::error(err, None).to_json().into());
+        let channels = self.lock();
+        let Some(channel) = channels.get(name) else {
+            return false;
+        };
+        channel.fault.send_if_modified(|current| {
+            let changed = current.is_some() != frame.is_some();
+            if changed {
+                *current = frame;
+            }
+            changed
+        })
     }
 
     /// The counters served here, with the newest state known of each and the number of
@@ -305,6 +334,26 @@ mod tests {
         assert!((latency.sum() - 0.010).abs() < 1e-6, "{}", latency.sum());
         hub.publish(state(3, 3));
         assert_eq!(latency.count(), 1, "a frame no socket wrote is not counted");
+    }
+
+    #[test]
+    fn a_fault_wakes_the_counters_sockets_once_and_new_ones_at_join() {
+        let hub = hub();
+        let mut member = hub.join(&CounterName::global());
+        let err = ProtocolError::new(shared::ErrorCode::Internal, "damaged");
+        assert!(hub.set_fault(&CounterName::global(), Some(err.clone())));
+        assert!(!hub.set_fault(&CounterName::global(), Some(err)));
+        assert!(member.fault.has_changed().unwrap());
+        let frame = member.fault.borrow_and_update().clone().unwrap();
+        assert!(
+            frame
+                .as_str()
+                .starts_with(r#"{"type":"error","code":"internal""#)
+        );
+        let late = hub.join(&CounterName::global());
+        assert!(late.fault.has_changed().unwrap());
+        assert!(hub.set_fault(&CounterName::global(), None));
+        assert!(member.fault.borrow_and_update().is_none());
     }
 
     #[test]

@@ -14,8 +14,10 @@ use shared::CounterState;
 use tokio_util::sync::CancellationToken;
 
 use super::Hub;
+use crate::metrics::Metrics;
 use crate::serving::Serving;
-use crate::store::{RedisStore, StoreError};
+use crate::store::redis::refuses_writes;
+use crate::store::{RedisStore, StoreError, damaged_counter};
 
 /// The longest pause between two attempts to resubscribe.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -27,6 +29,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 pub async fn run(
     store: RedisStore,
     hub: Hub,
+    metrics: Arc<Metrics>,
     reconcile_every: Duration,
     serving: Arc<Serving>,
     close_after: Option<Duration>,
@@ -40,6 +43,7 @@ pub async fn run(
             .run_until_cancelled(subscribe_and_follow(
                 &store,
                 &hub,
+                &metrics,
                 reconcile_every,
                 &mut backoff,
             ))
@@ -78,6 +82,7 @@ pub async fn run(
 async fn subscribe_and_follow(
     store: &RedisStore,
     hub: &Hub,
+    metrics: &Metrics,
     reconcile_every: Duration,
     backoff: &mut Duration,
 ) -> StoreError {
@@ -102,7 +107,7 @@ async fn subscribe_and_follow(
     };
     // Subscribed first, then re-read: a change made in between arrives by pub/sub, and the
     // hub drops whichever copy is older.
-    if let Err(err) = reconcile(store, hub).await {
+    if let Err(err) = reconcile(store, hub, metrics).await {
         return err;
     }
     hub.set_live(true);
@@ -119,18 +124,20 @@ async fn subscribe_and_follow(
                 let Some(message) = message else {
                     return StoreError::Unavailable("the subscriber connection closed".into());
                 };
-                deliver(store, hub, message.get_channel_name(), message.get_payload_bytes());
+                deliver(store, hub, metrics, message.get_channel_name(), message.get_payload_bytes());
             }
             _ = tick.tick() => {
                 // A ping proves the subscriber connection itself still works; a hung or
                 // half-open connection would otherwise go unnoticed. In subscribed mode Redis
                 // answers PING with an array, not a string: any answer will do.
                 match tokio::time::timeout(timeout, sink.ping::<redis::Value>()).await {
+                    // A Redis refusing writes answers PING with MISCONF: an answer too.
                     Ok(Ok(_)) => {}
+                    Ok(Err(err)) if refuses_writes(&err) => {}
                     Ok(Err(err)) => return unavailable(err),
                     Err(_) => return StoreError::Unavailable("subscriber ping timed out".into()),
                 }
-                if let Err(err) = reconcile(store, hub).await {
+                if let Err(err) = reconcile(store, hub, metrics).await {
                     return err;
                 }
             }
@@ -138,30 +145,51 @@ async fn subscribe_and_follow(
     }
 }
 
-/// Hands one pub/sub message to the hub; anything that is not a valid state is logged and
-/// dropped, never allowed to stop the subscriber.
-fn deliver(store: &RedisStore, hub: &Hub, channel: &str, payload: &[u8]) {
+/// Hands one pub/sub message to the hub. Anyone allowed to publish on a counter's channel
+/// can put anything there, so only a state the store can have published for that counter
+/// is taken; anything else is counted, logged and dropped, never allowed to stop the
+/// subscriber or to set a version no change made.
+fn deliver(store: &RedisStore, hub: &Hub, metrics: &Metrics, channel: &str, payload: &[u8]) {
     let Some(name) = store.keys().name_of_channel(channel) else {
         return;
     };
     match serde_json::from_slice::<CounterState>(payload) {
-        Ok(state) if state.name == name => {
+        Ok(state) if state.is_published_state_of(&name) => {
             hub.publish(state);
         }
-        _ => tracing::warn!(channel, "ignoring a malformed message on a counter channel"),
+        _ => {
+            metrics.pubsub_dropped.inc();
+            // A prefix is enough to recognise it; the rest could be megabytes.
+            let start = &payload[..payload.len().min(120)];
+            let payload = String::from_utf8_lossy(start);
+            tracing::warn!(channel, %payload, "dropped a message that is not a state of its counter");
+        }
     }
 }
 
-/// Re-reads every counter served here and offers the result to the hub.
-async fn reconcile(store: &RedisStore, hub: &Hub) -> Result<(), StoreError> {
+/// Re-reads every counter served here and offers the result to the hub. One counter whose
+/// keys are damaged, or whose repair Redis refuses, is passed over; only an unreachable
+/// Redis ends the round (and the subscriber connection, which is then rebuilt).
+async fn reconcile(store: &RedisStore, hub: &Hub, metrics: &Metrics) -> Result<(), StoreError> {
     for (name, known, _) in hub.served() {
         match store.reconcile(&name, known.as_ref()).await {
             Ok(state) => {
                 hub.publish(state);
+                if hub.set_fault(&name, None) {
+                    tracing::info!(counter = %name, "counter repaired");
+                }
             }
-            // One counter damaged by hand must not stop the others from being served.
-            Err(StoreError::NotInteger(name)) => {
-                tracing::error!(counter = %name, "the stored value is not an integer");
+            Err(StoreError::Damaged { counter, key, why }) => {
+                metrics.damaged(&key);
+                if hub.set_fault(&counter, Some(damaged_counter())) {
+                    tracing::error!(
+                        %counter, %key, %why,
+                        "damaged key: this counter's sockets are told, the others carry on"
+                    );
+                }
+            }
+            Err(StoreError::Refused(detail)) => {
+                tracing::warn!(counter = %name, %detail, "Redis refused a repair; retried next round");
             }
             Err(err) => return Err(err),
         }

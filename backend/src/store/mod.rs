@@ -32,9 +32,24 @@ pub enum StoreError {
     /// The store did not answer (in time). The detail is for logs only: it may name hosts.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
-    /// The stored value is not an integer (someone wrote to the key by hand).
-    #[error("the stored value of counter {0} is not an integer")]
-    NotInteger(CounterName),
+    /// Redis answered but refuses to write now: memory full (OOM), a read-only replica
+    /// (READONLY, as during a failover), a failed save (MISCONF), too few replicas
+    /// (NOREPLICAS). Nothing was written, and the same change can pass once Redis accepts
+    /// writes again, so the client is told `unavailable` as for an outage.
+    #[error("Redis refuses to write: {0}")]
+    Refused(String),
+    /// A key of this counter holds what the layout says it cannot (another type, a value
+    /// that is not an integer, a version out of range): someone wrote it by hand. Nothing was
+    /// written; only this counter is refused until an operator repairs the key.
+    #[error("counter {counter} is damaged: {key} {why}")]
+    Damaged {
+        /// The counter whose sockets and changes are refused.
+        counter: CounterName,
+        /// The Redis key to repair, for the log and the metric.
+        key: String,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 impl From<StoreError> for ProtocolError {
@@ -48,12 +63,23 @@ impl From<StoreError> for ProtocolError {
                 ErrorCode::Unavailable,
                 "the counter store is unavailable; retry with the same op_id",
             ),
-            StoreError::NotInteger(_) => ProtocolError::new(
-                ErrorCode::Internal,
-                "the stored value of this counter is not an integer",
+            StoreError::Refused(_) => ProtocolError::new(
+                ErrorCode::Unavailable,
+                "the counter store refuses writes for now; retry with the same op_id",
             ),
+            StoreError::Damaged { .. } => damaged_counter(),
         }
     }
+}
+
+/// What clients are told of a counter whose keys are damaged: on their change, and on every
+/// socket watching it when a reconcile finds the damage.
+pub fn damaged_counter() -> ProtocolError {
+    ProtocolError::new(
+        ErrorCode::Internal,
+        "this counter's stored data is damaged and must be repaired by an operator; \
+         nothing changed",
+    )
 }
 
 /// The store this replica uses.

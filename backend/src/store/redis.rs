@@ -15,16 +15,19 @@ use super::keys::Keys;
 use super::{Applied, StoreError};
 
 /// The script that applies one change (dedupe, increment, version, publish), as Redis runs
-/// it. Both scripts that publish a state begin with the one function that builds the message.
-/// Public so that the benchmark runs `redis-benchmark` on exactly this text.
+/// it. Both scripts that read a counter begin with the one function that builds the state
+/// message and the readers that judge its keys. Public so that the benchmark runs
+/// `redis-benchmark` on exactly this text.
 pub const APPLY_SCRIPT: &str = concat!(
     include_str!("lua/publish_state.lua"),
+    include_str!("lua/stored.lua"),
     include_str!("lua/apply.lua")
 );
 
 /// The script that re-reads a counter and republishes it when it changed behind our back.
 const RECONCILE_SCRIPT: &str = concat!(
     include_str!("lua/publish_state.lua"),
+    include_str!("lua/stored.lua"),
     include_str!("lua/reconcile.lua")
 );
 
@@ -148,6 +151,7 @@ impl RedisStore {
     ) -> Result<T, StoreError> {
         match tokio::time::timeout(self.inner.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) if refuses_writes(&err) => Err(StoreError::Refused(err.to_string())),
             Ok(Err(err)) => Err(StoreError::Unavailable(err.to_string())),
             Err(_) => Err(StoreError::Unavailable(
                 "Redis did not answer in time".into(),
@@ -170,14 +174,12 @@ impl RedisStore {
         let mut conn = self.inner.conn.clone();
         let reply: Vec<String> = self.bounded(invocation.invoke_async(&mut conn)).await?;
         let duplicate = match reply.first().map(String::as_str) {
-            Some("ok") => false,
             Some("dup") => true,
             Some("overflow") => return Err(StoreError::Overflow),
-            Some("not_integer") => return Err(StoreError::NotInteger(name.clone())),
-            _ => return Err(unexpected(&reply)),
+            _ => false,
         };
         Ok(Applied {
-            state: parse_state(name, &reply[1..])?,
+            state: state_of(keys, name, &reply)?,
             duplicate,
         })
     }
@@ -207,15 +209,8 @@ impl RedisStore {
             .arg(keys.channel(name))
             .arg(name.as_str());
         let mut conn = self.inner.conn.clone();
-        let reply: Result<Vec<String>, StoreError> =
-            self.bounded(invocation.invoke_async(&mut conn)).await;
-        match reply {
-            Ok(reply) => parse_state(name, &reply),
-            Err(StoreError::Unavailable(msg)) if msg.contains("not an integer") => {
-                Err(StoreError::NotInteger(name.clone()))
-            }
-            Err(err) => Err(err),
-        }
+        let reply: Vec<String> = self.bounded(invocation.invoke_async(&mut conn)).await?;
+        state_of(keys, name, &reply)
     }
 
     pub async fn presence(&self, name: &CounterName, local: usize) -> Result<u64, StoreError> {
@@ -229,31 +224,70 @@ impl RedisStore {
         self.bounded(invocation.invoke_async(&mut conn)).await
     }
 
-    /// Ok when Redis answers a PING in time.
+    /// Ok when Redis answers a PING in time. Redis answers PING with MISCONF while it
+    /// refuses writes after a failed save: it still answers, reads and fan-out go on, and
+    /// changes are answered `unavailable` until it accepts writes again.
     pub async fn ready(&self) -> Result<(), StoreError> {
         let mut conn = self.inner.conn.clone();
-        let _: String = self
-            .bounded(redis::cmd("PING").query_async(&mut conn))
-            .await?;
-        Ok(())
+        let ping = redis::cmd("PING");
+        match self.bounded(ping.query_async::<String>(&mut conn)).await {
+            Ok(_) | Err(StoreError::Refused(_)) => Ok(()),
+            Err(err) => Err(err),
+        }
     }
 }
 
-/// Reads `[value, version]` strings from a script reply.
-fn parse_state(name: &CounterName, reply: &[String]) -> Result<CounterState, StoreError> {
+/// Whether Redis refused a command because it refuses every write now, while it still
+/// answers: memory full (OOM), a replica (READONLY, as during a failover), a failed save
+/// (MISCONF), too few replicas (NOREPLICAS). Nothing was written (the scripts make no write
+/// before Redis's first refusal), and the same change can pass later.
+pub fn refuses_writes(err: &RedisError) -> bool {
+    matches!(
+        err.code(),
+        Some("OOM" | "READONLY" | "MISCONF" | "NOREPLICAS")
+    )
+}
+
+/// Reads a script's `{'ok' | 'dup', value, version}` or `{'damaged', key, why}` reply. The
+/// scripts check every key before they answer; a state they return that is still not a
+/// counter's state is reported as damage of this counter, never trusted.
+fn state_of(keys: &Keys, name: &CounterName, reply: &[String]) -> Result<CounterState, StoreError> {
+    let damaged = |key: String, why: String| StoreError::Damaged {
+        counter: name.clone(),
+        key,
+        why,
+    };
     match reply {
-        [value, version, ..] => match (value.parse(), version.parse()) {
-            (Ok(value), Ok(version)) => Ok(CounterState {
-                name: name.clone(),
-                value,
-                version,
-            }),
-            _ => Err(StoreError::NotInteger(name.clone())),
-        },
-        _ => Err(unexpected(reply)),
+        [tag, key, why] if tag == "damaged" => Err(damaged(key.clone(), why.clone())),
+        [tag, value, version] if tag == "ok" || tag == "dup" => {
+            match (value.parse(), version.parse()) {
+                (Ok(value), Ok(version)) if version <= CounterState::MAX_VERSION => {
+                    Ok(CounterState {
+                        name: name.clone(),
+                        value,
+                        version,
+                    })
+                }
+                _ => Err(damaged(
+                    keys.version(name),
+                    format!("the script answered {reply:?}"),
+                )),
+            }
+        }
+        _ => Err(damaged(
+            keys.value(name),
+            format!("the script answered {reply:?}"),
+        )),
     }
 }
 
-fn unexpected(reply: &[String]) -> StoreError {
-    StoreError::Unavailable(format!("unexpected script reply {reply:?}"))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scripts_bound_versions_where_the_protocol_does() {
+        let line = format!("local MAX_VERSION = '{}'", CounterState::MAX_VERSION);
+        assert!(include_str!("lua/stored.lua").contains(&line));
+    }
 }

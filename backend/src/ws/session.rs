@@ -185,6 +185,17 @@ where
                 let online = *membership.presence.borrow_and_update();
                 Step::Send(Message::Text(ServerMessage::Presence { online }.to_json().into()), None)
             }
+            changed = membership.fault.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                // The counter's keys were found damaged: this socket is told, and stays open
+                // to hear of the repair.
+                match membership.fault.borrow_and_update().clone() {
+                    Some(frame) => Step::Send(Message::Text(frame), None),
+                    None => Step::Skip,
+                }
+            }
             _ = ping.tick() => {
                 // Pings keep NAT mappings open and prove the peer alive to this side, but a
                 // page's JavaScript cannot see them: a presence frame doubles as the

@@ -1,7 +1,7 @@
 //! The UI in a real headless Chromium (Debian's `chromium` driven through its
 //! `chromedriver`): presses on one replica's page show on another's, the keyboard works,
-//! named counters are their own; the submodules cover reconnecting, the offline app, the work
-//! that follows the number and the screenshots.
+//! named counters are their own; the submodules cover reconnecting, the offline app, a press
+//! Redis refuses, the work that follows the number and the screenshots.
 //!
 //! DevTools commands (installability, colour-scheme emulation, viewport sizes) go through
 //! chromedriver's `goog/cdp/execute` endpoint. Browser tests take [`BROWSERS`] so that only
@@ -11,6 +11,7 @@ mod follow_up;
 mod load_balancer;
 mod offline;
 mod reconnect;
+mod refused;
 mod screenshots;
 
 use std::process::Stdio;
@@ -164,6 +165,33 @@ fn by_testid(id: &str) -> String {
 async fn text_of(browser: &Client, id: &str) -> Option<String> {
     let element = browser.find(Locator::Css(&by_testid(id))).await.ok()?;
     element.text().await.ok()
+}
+
+/// The notice line under the number: its text and whether it is an alert. Read in one
+/// script, so a re-render cannot swap the element between the two reads.
+async fn notice(page: &Client) -> (String, bool) {
+    let read = page
+        .execute(
+            "const notice = document.querySelector('p.notice');\
+             return [notice.textContent, notice.getAttribute('role') === 'alert'];",
+            vec![],
+        )
+        .await
+        .expect("the notice line");
+    serde_json::from_value(read).expect("text and role")
+}
+
+/// Presses the page keeps in `localStorage` for `name`.
+async fn stored_presses(page: &Client, name: &str) -> i64 {
+    page.execute(
+        "const entry = JSON.parse(localStorage.getItem(`shared-counter:v1:${arguments[0]}`));\
+         return entry.ops.reduce((sum, op) => sum + Math.abs(op.delta), 0);",
+        vec![json!(name)],
+    )
+    .await
+    .expect("read localStorage")
+    .as_i64()
+    .expect("a number")
 }
 
 async fn wait_for_count(browser: &Client, expected: i64) {

@@ -3,6 +3,7 @@
 
 mod browser;
 mod contract;
+mod damage;
 mod deploy;
 mod embedded;
 mod faults;
@@ -13,5 +14,6 @@ mod load_balancer;
 mod protocol;
 mod publish;
 mod redis;
+mod refusals;
 mod security;
 mod static_files;

@@ -9,22 +9,32 @@
 -- KEYS[1] value key, KEYS[2] version key
 -- ARGV[1] known value ('' when this replica knows none), ARGV[2] known version,
 -- ARGV[3] channel, ARGV[4] name
--- Returns {value, version} as strings, or an error when the value is not an integer.
--- `publish_state` is defined in publish_state.lua, loaded before this.
+-- Returns {'ok', value, version}, {'damaged', key, why}, or Redis's error when it refuses a
+-- repair. `publish_state` is defined in publish_state.lua and the readers in stored.lua,
+-- both loaded before this.
 
-local value = redis.call('GET', KEYS[1]) or '0'
-local version = redis.call('GET', KEYS[2]) or '0'
-if not string.match(value, '^-?%d+$') or not string.match(version, '^%d+$') then
-  return redis.error_reply('the value of ' .. ARGV[4] .. ' is not an integer')
+local value, failed = read_value(KEYS[1])
+if failed then
+  return failed
 end
-if ARGV[1] ~= '' then
-  local known = tonumber(ARGV[2])
-  local current = tonumber(version)
-  if current < known or (current == known and value ~= ARGV[1]) then
-    redis.call('SET', KEYS[2], ARGV[2])
+local version
+version, failed = read_version(KEYS[2])
+if failed then
+  return failed
+end
+local known_value, known = ARGV[1], ARGV[2]
+-- Only a known state that a repair can move past is repaired towards: a version out of
+-- range is never written into Redis, whatever this replica was told.
+if known_value ~= '' and is_version(known) and known ~= MAX_VERSION then
+  -- Both are at most 2^53 - 1, which a Lua number holds exactly.
+  local behind = tonumber(version) < tonumber(known)
+  if behind or (version == known and value ~= known_value) then
+    -- The first write: if Redis refuses it (OOM, READONLY, …) nothing was written, and
+    -- after it Redis refuses nothing.
+    redis.call('SET', KEYS[2], known)
     redis.call('INCR', KEYS[2])
     version = redis.call('GET', KEYS[2])
     publish_state(ARGV[3], ARGV[4], value, version)
   end
 end
-return {value, version}
+return {'ok', value, version}

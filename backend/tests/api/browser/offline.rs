@@ -10,7 +10,10 @@
 
 use serde_json::{Value, json};
 
-use super::{Driver, browser_turn, click, press_key, text_of, wait_for_count, wait_for_status};
+use super::{
+    Driver, browser_turn, click, notice, press_key, stored_presses, text_of, wait_for_count,
+    wait_for_status,
+};
 use crate::helpers::{Cluster, eventually, workspace_root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,33 +209,6 @@ async fn press_keys(page: &fantoccini::Client, key: &str, times: u32) {
     )
     .await
     .expect("press keys");
-}
-
-/// The notice line under the number: its text and whether it is an alert. Read in one
-/// script, so a re-render cannot swap the element between the two reads.
-async fn notice(page: &fantoccini::Client) -> (String, bool) {
-    let read = page
-        .execute(
-            "const notice = document.querySelector('p.notice');\
-             return [notice.textContent, notice.getAttribute('role') === 'alert'];",
-            vec![],
-        )
-        .await
-        .expect("the notice line");
-    serde_json::from_value(read).expect("text and role")
-}
-
-/// Presses the page keeps in `localStorage` for `name`.
-async fn stored_presses(page: &fantoccini::Client, name: &str) -> i64 {
-    page.execute(
-        "const entry = JSON.parse(localStorage.getItem(`shared-counter:v1:${arguments[0]}`));\
-         return entry.ops.reduce((sum, op) => sum + Math.abs(op.delta), 0);",
-        vec![json!(name)],
-    )
-    .await
-    .expect("read localStorage")
-    .as_i64()
-    .expect("a number")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

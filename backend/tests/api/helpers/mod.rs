@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod load;
 pub mod nginx;
 pub mod redis_server;
+pub mod refusal;
 pub mod replica;
 pub mod ws_client;
 
@@ -20,6 +21,7 @@ pub use cluster::Cluster;
 pub use load::Load;
 pub use nginx::Nginx;
 pub use redis_server::RedisServer;
+pub use refusal::Refusal;
 pub use replica::Replica;
 pub use ws_client::{ResilientWriter, WsClient};
 

@@ -189,6 +189,17 @@ impl Replica {
             .await
     }
 
+    /// The value of one series in `/metrics`, named as it is printed (labels included), or
+    /// `None` while it has none.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let text = self.http.get(self.url("/metrics")).send().await.ok()?;
+        let text = text.text().await.ok()?;
+        let prefix = format!("{series} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|value| value.parse().ok())
+    }
+
     /// Waits until `/readyz` answers `status` (200 or 503).
     pub async fn wait_ready(&self, status: u16) {
         super::eventually(
