@@ -1,6 +1,7 @@
 //! Integration tests: real `redis-server`s, real backend replicas, real sockets and a real
 //! headless Chromium. One test binary, as in zero2prod; each test starts what it needs.
 
+mod broken_frames;
 mod browser;
 mod contract;
 mod deploy;
