@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use shared::{ChangeRequest, CounterName, CounterState, Direction, ErrorCode};
 
+use crate::body_deadline;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -54,6 +55,11 @@ async fn change(
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::new(ErrorCode::TooLarge, "the request body is too large")
+        } else if body_deadline::timed_out(&rejection) {
+            AppError::new(
+                ErrorCode::RequestTimeout,
+                "the request body did not arrive in time; send it again",
+            )
         } else {
             AppError::new(ErrorCode::BadRequest, rejection.body_text())
         }

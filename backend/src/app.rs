@@ -1,12 +1,15 @@
-//! The router: every path the replica answers, and the headers its dynamic answers carry.
+//! The router: every path the replica answers, the headers its dynamic answers carry, and
+//! which paths answer only to the service's public host names.
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
+use axum::middleware;
 use axum::routing::{any, get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::api;
+use crate::public_hosts;
 use crate::state::AppState;
 use crate::static_files;
 use crate::ws;
@@ -22,14 +25,37 @@ pub fn app(state: AppState) -> Router {
         .route("/{*rest}", any(api::not_found))
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_message_bytes));
-    // Answers that change from one request to the next: never stored by a browser or a
-    // proxy (a cached counter value would be stale at once), never sniffed as another type.
-    let dynamic = Router::new()
-        .nest("/api", api)
-        .route("/api", any(api::not_found))
-        .route("/healthz", get(api::healthz))
-        .route("/readyz", get(api::readyz))
-        .route("/metrics", get(api::metrics))
+    let api = dynamic(
+        Router::new()
+            .nest("/api", api)
+            .route("/api", any(api::not_found)),
+    );
+    // Load balancers and scrapers call the probes by address, under whatever name they were
+    // given: these answer to any `Host`.
+    let probes = dynamic(
+        Router::new()
+            .route("/healthz", get(api::healthz))
+            .route("/readyz", get(api::readyz))
+            .route("/metrics", get(api::metrics))
+            .method_not_allowed_fallback(api::method_not_allowed),
+    );
+    // Everything a browser uses answers only to the public names (DNS rebinding).
+    let named = Router::new()
+        .merge(api)
+        .route("/ws/counters/{name}", get(ws::upgrade))
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .fallback_service(spa)
+        .layer(middleware::from_fn_with_state(
+            state.public_hosts.clone(),
+            public_hosts::check,
+        ));
+    Router::new().merge(probes).merge(named).with_state(state)
+}
+
+/// Answers that change from one request to the next: never stored by a browser or a proxy
+/// (a cached counter value would be stale at once), never sniffed as another type.
+fn dynamic(router: Router<AppState>) -> Router<AppState> {
+    router
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -37,11 +63,5 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
-        ));
-    Router::new()
-        .merge(dynamic)
-        .route("/ws/counters/{name}", get(ws::upgrade))
-        .method_not_allowed_fallback(api::method_not_allowed)
-        .fallback_service(spa)
-        .with_state(state)
+        ))
 }

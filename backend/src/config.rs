@@ -1,7 +1,7 @@
 //! Command-line flags and their environment-variable twins (`backend --help` lists them).
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -104,6 +104,36 @@ pub struct Config {
     /// Longest wait (in milliseconds) for one store operation before answering `unavailable`.
     #[arg(long, env = "STORE_TIMEOUT_MS", default_value_t = 2000)]
     pub store_timeout_ms: u64,
+
+    /// The names (`host` or `host:port`, comma-separated) that browsers reach this service
+    /// by. A request for any other `Host` is refused with 421 on every path but the probes,
+    /// so a page whose domain was re-pointed at this server (DNS rebinding) cannot use it.
+    /// Empty: `localhost` and any IP address, on any port (no name was resolved, so nothing
+    /// can be rebound). `*`: every name (the check is off).
+    #[arg(long, env = "PUBLIC_HOSTS", value_delimiter = ',')]
+    pub public_hosts: Vec<String>,
+
+    /// Plain HTTP connections one replica holds at once (a WebSocket stops counting here once
+    /// upgraded; --max-connections caps those). Connections past it are closed unanswered.
+    #[arg(long, env = "MAX_HTTP_CONNECTIONS", default_value_t = NonZeroUsize::new(2000).unwrap())]
+    pub max_http_connections: NonZeroUsize,
+
+    /// A connection has this long (in milliseconds) to send a whole request head, from when
+    /// it opens or its last answer went out; then it is closed. Bounds slow clients and idle
+    /// keep-alive connections alike.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+
+    /// A request body must arrive whole within this long (in milliseconds) after its head;
+    /// then the request is answered 408.
+    #[arg(long, env = "BODY_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_read_timeout_ms: u64,
+
+    /// How long (in milliseconds) a stopping replica waits for plain HTTP requests still in
+    /// progress before it drops their connections. WebSockets drain meanwhile, within
+    /// --store-timeout-ms and 2 s.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_MS", default_value_t = 5000)]
+    pub shutdown_timeout_ms: u64,
 }
 
 impl Config {
@@ -137,5 +167,17 @@ impl Config {
 
     pub fn op_ttl(&self) -> Duration {
         Duration::from_secs(self.op_ttl_seconds.max(1))
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms.max(10))
+    }
+
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms.max(10))
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown_timeout_ms)
     }
 }

@@ -27,6 +27,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::UnknownHost => StatusCode::MISDIRECTED_REQUEST,
+        ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
     }
 }
 

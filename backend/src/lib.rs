@@ -11,19 +11,24 @@
 //!   message arrives.
 //!
 //! Around them: [`config`] (flags and env), [`app`] (the router), [`state`] (what handlers
-//! share), [`origin`] (who may open a socket), [`connection_limits`], [`rate_limit`],
-//! [`metrics`], [`serving`] (closing every socket when the replica lost its store),
-//! [`static_files`], [`error`].
+//! share), [`http_server`] (connections: their cap, their read deadlines with
+//! [`body_deadline`], their drain), [`public_hosts`] (which `Host` names are served),
+//! [`origin`] (who may open a socket), [`connection_limits`], [`rate_limit`], [`metrics`],
+//! [`serving`] (closing every socket when the replica lost its store), [`static_files`],
+//! [`error`].
 
 pub mod api;
 pub mod app;
+pub mod body_deadline;
 pub mod config;
 pub mod connection_limits;
 pub mod counters;
 pub mod error;
 pub mod fanout;
+pub mod http_server;
 pub mod metrics;
 pub mod origin;
+pub mod public_hosts;
 pub mod rate_limit;
 pub mod serving;
 pub mod state;
@@ -31,11 +36,9 @@ pub mod static_files;
 pub mod store;
 pub mod ws;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -44,8 +47,10 @@ use crate::config::Config;
 use crate::connection_limits::ConnectionLimits;
 use crate::counters::Counters;
 use crate::fanout::Hub;
+use crate::http_server::HttpLimits;
 use crate::metrics::Metrics;
 use crate::origin::OriginPolicy;
+use crate::public_hosts::{InvalidHost, PublicHosts};
 use crate::serving::Serving;
 use crate::state::AppState;
 use crate::store::{EmbeddedStore, RedisStore, Store};
@@ -65,6 +70,8 @@ pub enum StartError {
     RedisUrl(#[from] redis::RedisError),
     #[error("cannot open the embedded store: {0}")]
     Embedded(#[from] Box<redb::Error>),
+    #[error(transparent)]
+    PublicHosts(#[from] InvalidHost),
 }
 
 /// Serves until `shutdown` is cancelled, then closes every socket with 1001 and returns.
@@ -72,6 +79,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
     // `rediss://` needs a TLS crypto provider; installing it twice (as tests that start
     // several servers in one process do) is harmless, hence the ignored result.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let public_hosts = Arc::new(PublicHosts::from_config(&config.public_hosts)?);
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     let drain_time = ws::drain_time(&config);
@@ -122,7 +130,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
             hub: hub.clone(),
             metrics,
         },
-        origin: OriginPolicy::from_config(&config.allowed_origins),
+        origin: OriginPolicy::from_config(&config.allowed_origins, public_hosts.clone()),
+        public_hosts,
         connections: Arc::new(ConnectionLimits::new(
             config.max_connections,
             config.max_connections_per_ip,
@@ -133,23 +142,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
     // Scripts and people read this line to learn the address (the port may have been 0).
     println!("listening on http://{address}");
     tracing::info!(%address, "listening");
-    // Connect info gives handlers the peer address, for the per-address socket cap.
-    let service = app::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    // Small frames must leave at once: with Nagle's algorithm, an ack waited for the peer's
-    // delayed ACK, 40 ms on Linux (BENCHMARKS.md).
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
-
-    // Upgraded sockets live outside axum's connection tracking; they saw the cancellation
-    // and are answering their last frames and closing. Give them the time that takes.
-    let deadline = tokio::time::Instant::now() + drain_time;
-    while hub.sockets() > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let limits = HttpLimits::new(&state.config);
+    let refused = state.counters.metrics.http_refused.clone();
+    let http = http_server::serve(listener, app::app(state), limits, refused, shutdown.clone());
+    // Upgraded sockets live outside the HTTP server's connections; once the replica stops
+    // they answer their last frames and close, in parallel with the requests in progress.
+    let sockets = async {
+        shutdown.cancelled().await;
+        let deadline = tokio::time::Instant::now() + drain_time;
+        while hub.sockets() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::join!(http, sockets);
     tasks.close();
     let _ = tokio::time::timeout(CLOSE_GRACE, tasks.wait()).await;
     Ok(())

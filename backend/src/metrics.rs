@@ -50,6 +50,8 @@ pub struct Metrics {
     damaged: Family<KeyLabels, Counter>,
     /// WebSockets open now, set at each scrape.
     ws_open: Gauge,
+    /// Plain HTTP connections closed unanswered at `--max-http-connections`.
+    pub http_refused: Counter,
     /// 1 when the store answers and the subscriber is live, set at each scrape.
     ready: Gauge,
     /// Seconds from handing a change to the store to its answer (the store round trip),
@@ -78,6 +80,7 @@ impl Default for Metrics {
             pubsub_dropped: Counter::default(),
             damaged: Family::default(),
             ws_open: Gauge::default(),
+            http_refused: Counter::default(),
             ready: Gauge::default(),
             change_latency: latency(),
             fanout_latency: latency(),
@@ -123,6 +126,11 @@ impl Default for Metrics {
             "ws_open",
             "WebSockets open on this replica",
             m.ws_open.clone(),
+        );
+        registry.register(
+            "http_refused",
+            "HTTP connections closed unanswered at --max-http-connections",
+            m.http_refused.clone(),
         );
         registry.register(
             "ready",

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::connection_limits::ConnectionLimits;
 use crate::counters::Counters;
 use crate::origin::OriginPolicy;
+use crate::public_hosts::PublicHosts;
 use crate::serving::Serving;
 
 /// What every handler shares; cheap to clone.
@@ -15,8 +16,10 @@ pub struct AppState {
     pub counters: Counters,
     /// Limits and paths.
     pub config: Arc<Config>,
-    /// Which browsers may open WebSockets.
+    /// Which browsers may open WebSockets and send changes.
     pub origin: OriginPolicy,
+    /// The `Host` names the service answers to.
+    pub public_hosts: Arc<PublicHosts>,
     /// Caps on open WebSockets, per replica and per client address.
     pub connections: Arc<ConnectionLimits>,
     /// What each socket watches to know when to close: shutdown, or a lost store.

@@ -29,6 +29,11 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The server hit a fault it did not expect; details are in its logs, never here.
     Internal,
+    /// The request named a host this service does not answer to (`--public-hosts`): a
+    /// misconfigured proxy, or a page on a domain re-pointed at this server.
+    UnknownHost,
+    /// The request body did not arrive in time; send it again.
+    RequestTimeout,
 }
 
 impl ErrorCode {
@@ -45,6 +50,8 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Internal => "internal",
+            Self::UnknownHost => "unknown_host",
+            Self::RequestTimeout => "request_timeout",
         }
     }
 }

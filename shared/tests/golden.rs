@@ -106,6 +106,8 @@ fn error_body() {
         (ErrorCode::NotFound, "not_found"),
         (ErrorCode::MethodNotAllowed, "method_not_allowed"),
         (ErrorCode::Internal, "internal"),
+        (ErrorCode::UnknownHost, "unknown_host"),
+        (ErrorCode::RequestTimeout, "request_timeout"),
     ];
     for (code, text) in codes {
         assert_eq!(

@@ -67,17 +67,17 @@ impl<'a> Replies<'a> {
     /// Queues the reply to one text frame: decoded and rate-limited at once, applied in the
     /// store by a future the socket's loop polls.
     pub fn text(&mut self, text: &str) {
+        // Every frame takes its place in the limit before it is looked at, malformed or not:
+        // otherwise a client could have error replies made without limit.
+        let within_limit = self.limiter.check().is_ok();
         let change = match ClientMessage::decode(text) {
-            Ok(change) => change,
+            Ok(change) if within_limit => change,
+            Ok(change) => return self.refuse(rate_limited(), change.op_id),
+            // Past the limit a bad frame is refused as one frame too many: the code that
+            // tells a client to slow down, with the op_id when there is one to retry.
+            Err((_, op_id)) if !within_limit => return self.refuse(rate_limited(), op_id),
             Err((err, op_id)) => return self.refuse(err, op_id),
         };
-        if self.limiter.check().is_err() {
-            let err = ProtocolError::new(
-                ErrorCode::RateLimited,
-                "too many operations on this connection; retry this one later",
-            );
-            return self.refuse(err, change.op_id);
-        }
         let (counters, name) = (self.counters.clone(), self.name.clone());
         let reply = async move {
             match counters.apply(&name, &change).await {
@@ -93,10 +93,31 @@ impl<'a> Replies<'a> {
         self.in_flight.push_back(reply.boxed());
     }
 
+    /// Queues the reply to a binary frame, which the protocol does not use; it takes its
+    /// place in the limit as any frame does.
+    pub fn binary(&mut self) {
+        let err = if self.limiter.check().is_ok() {
+            ProtocolError::new(
+                ErrorCode::BadRequest,
+                "binary frames are not supported; send JSON text frames",
+            )
+        } else {
+            rate_limited()
+        };
+        self.refuse(err, None);
+    }
+
     /// Queues an error reply, counted; it waits its turn behind the replies before it.
     pub fn refuse(&mut self, err: ProtocolError, op_id: Option<OpId>) {
         self.counters.metrics.refused(err.code);
         let reply = futures_util::future::ready(ServerMessage::error(err, op_id).to_json());
         self.in_flight.push_back(reply.boxed());
     }
+}
+
+fn rate_limited() -> ProtocolError {
+    ProtocolError::new(
+        ErrorCode::RateLimited,
+        "too many operations on this connection; retry this one later",
+    )
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, close_code};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use shared::{CounterName, ErrorCode, ProtocolError, ServerMessage};
+use shared::{CounterName, ErrorCode, ServerMessage};
 use tokio::time::{Instant, sleep_until};
 
 use super::feed::StateFeed;
@@ -136,8 +136,9 @@ where
                     Step::Skip
                 } else {
                     // A client silent this long is gone (browsers answer pings by
-                    // themselves, so a live page is never silent that long).
-                    Step::Close(Some(close(close_code::AWAY, "idle for too long")))
+                    // themselves, so a live page is never silent that long). 1000, not
+                    // 1001: it is the client that went away, not this server.
+                    Step::Close(Some(close(close_code::NORMAL, "idle for too long")))
                 }
             }
             () = &mut stop, if closing.is_none() => {
@@ -155,23 +156,26 @@ where
                         Step::Skip
                     }
                     Some(Ok(Message::Binary(_))) => {
-                        let err = ProtocolError::new(
-                            ErrorCode::BadRequest,
-                            "binary frames are not supported; send JSON text frames",
-                        );
-                        replies.refuse(err, None);
+                        replies.binary();
                         Step::Skip
                     }
                     // Pings are answered by the WebSocket layer itself; a pong only proves life.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Skip,
-                    Some(Err(err)) if is_too_large(&err) => {
-                        app.counters.metrics.refused(ErrorCode::TooLarge);
-                        Step::Close(Some(close(close_code::SIZE, "frame too large")))
-                    }
                     Some(Ok(Message::Close(_))) => Step::End,
-                    // The client's side ended without a close frame (it may only have shut
-                    // its sending half): it still gets the replies to what it sent.
-                    Some(Err(_)) | None => Step::Close(None),
+                    // A broken frame: the client hears why in a close frame (1009, 1007,
+                    // 1002), after the replies to what it sent before. Otherwise its side
+                    // ended without a close frame (it may only have shut its sending half):
+                    // it still gets the replies to what it sent.
+                    Some(Err(err)) => match refusal(&err) {
+                        Some((code, reason)) => {
+                            if code == close_code::SIZE {
+                                app.counters.metrics.refused(ErrorCode::TooLarge);
+                            }
+                            Step::Close(Some(close(code, reason)))
+                        }
+                        None => Step::Close(None),
+                    },
+                    None => Step::Close(None),
                 }
             }
             frame = feed.as_mut().next(&mut membership.state) => match frame {
@@ -274,12 +278,18 @@ where
     }
 }
 
-/// Whether a read failed because the client sent more than the size limit.
-fn is_too_large(err: &axum::Error) -> bool {
-    matches!(
-        std::error::Error::source(err).and_then(|inner| inner.downcast_ref::<tungstenite::Error>()),
-        Some(tungstenite::Error::Capacity(_))
-    )
+/// The close code and reason for a read that failed on the client's fault: a frame over the
+/// size limit (1009), text that is not UTF-8 (1007), or a frame that breaks the protocol
+/// (1002). `None` when the connection itself failed or ended, where no close frame can go.
+fn refusal(err: &axum::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::error::ProtocolError as Broken;
+    match std::error::Error::source(err)?.downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(_) => Some((close_code::SIZE, "frame too large")),
+        tungstenite::Error::Utf8(_) => Some((close_code::INVALID, "text is not valid UTF-8")),
+        tungstenite::Error::Protocol(Broken::ResetWithoutClosingHandshake) => None,
+        tungstenite::Error::Protocol(_) => Some((close_code::PROTOCOL, "protocol error")),
+        _ => None,
+    }
 }
 
 fn close(code: u16, reason: &'static str) -> Message {

@@ -62,6 +62,16 @@ async fn the_server_pings_and_closes_idle_sockets() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_socket_is_closed_with_1000_not_the_restart_code() {
+    // No pings in this test's time, so a client that sends nothing is silent: it is the one
+    // that went away, and 1001 would tell it this server is restarting.
+    let cluster =
+        Cluster::embedded(&["--ping-interval-ms", "600000", "--idle-timeout-ms", "500"]).await;
+    let mut silent = WsClient::connect(&cluster.replicas[0].ws_url("global")).await;
+    assert_eq!(silent.close_code().await, Some(1000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_is_dropped() {
     let cluster =
         Cluster::embedded(&["--write-timeout-ms", "300", "--idle-timeout-ms", "600000"]).await;

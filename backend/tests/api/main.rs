@@ -1,6 +1,7 @@
 //! Integration tests: real `redis-server`s, real backend replicas, real sockets and a real
 //! headless Chromium. One test binary, as in zero2prod; each test starts what it needs.
 
+mod broken_frames;
 mod browser;
 mod contract;
 mod damage;
@@ -9,6 +10,7 @@ mod embedded;
 mod faults;
 mod helpers;
 mod history;
+mod hosts;
 mod liveness;
 mod load_balancer;
 mod protocol;
@@ -16,4 +18,5 @@ mod publish;
 mod redis;
 mod refusals;
 mod security;
+mod slow_clients;
 mod static_files;
