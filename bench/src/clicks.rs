@@ -16,6 +16,9 @@
 //! them until every other page shows the new number (at most [`SHOW_TIMEOUT`]); the records
 //! are read once at the end, so nothing but the app runs in the pages while a click travels.
 //!
+//! Each K runs twice: with pages of the app, and with the plain page ([`plain_page`]), the
+//! least a page can do, so that the browser's own cost per page is measured beside the app's.
+//!
 //! Per K it reports, p50 and p95: click → send (clicking page), send → state frame (first
 //! other page, and every other page), frame → number written (every other page), click →
 //! last page shows it, the floor ([`floor`]) and the ratio of click → last page to the floor;
@@ -34,6 +37,7 @@ use crate::floor;
 use crate::harness::Bench;
 use crate::latency::Percentiles;
 use crate::page_log::{self, PageLog};
+use crate::plain_page;
 use crate::usage;
 
 /// Flags beside the usual headless ones: no throttling of timers or of renderers of pages
@@ -56,11 +60,41 @@ const LIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long one K may take in all; every step inside is bounded too.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// One K of the click benchmark.
+/// Which page the browsers open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Page {
+    /// The app, as users get it.
+    App,
+    /// The plain page: a text node and a socket, the browser's floor.
+    Plain,
+}
+
+impl Page {
+    /// How the report names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Page::App => "app",
+            Page::Plain => "plain page",
+        }
+    }
+
+    /// The page's path on a replica for `counter`.
+    fn path(self, counter: &str) -> String {
+        match self {
+            Page::App => format!("/c/{counter}"),
+            Page::Plain => plain_page::path(counter),
+        }
+    }
+}
+
+/// One K of the click benchmark, with one kind of page.
 #[derive(Debug, Serialize)]
 pub struct ClickResult {
     /// Pages open on the counter (K), spread over the replicas; one of them is clicked.
     pub pages: usize,
+    /// The app or the plain page.
+    pub page: Page,
     /// Clicks made.
     pub clicks: usize,
     /// Clicks some page has no record of: left out of every figure below.
@@ -98,29 +132,35 @@ pub async fn run(bench: &mut Bench) -> Result<Vec<ClickResult>> {
     let driver = ChromeDriver::start().await?;
     let mut results = Vec::new();
     for pages in bench.plan.click_pages.clone() {
-        eprintln!(
-            "clicks: {pages} pages over {} replicas, {} clicks",
-            bench.replicas.len(),
-            bench.plan.clicks
-        );
-        let mut browsers = Vec::with_capacity(pages);
-        let outcome =
-            tokio::time::timeout(RUN_TIMEOUT, measure(bench, &driver, pages, &mut browsers)).await;
-        for browser in browsers {
-            browser.close().await;
+        for page in [Page::App, Page::Plain] {
+            eprintln!(
+                "clicks: {pages} pages ({}) over {} replicas, {} clicks",
+                page.label(),
+                bench.replicas.len(),
+                bench.plan.clicks
+            );
+            let mut browsers = Vec::with_capacity(pages);
+            let outcome = tokio::time::timeout(
+                RUN_TIMEOUT,
+                measure(bench, &driver, pages, page, &mut browsers),
+            )
+            .await;
+            for browser in browsers {
+                browser.close().await;
+            }
+            let result = outcome
+                .map_err(|_| anyhow::anyhow!("took longer than {RUN_TIMEOUT:?}"))
+                .and_then(|outcome| outcome)
+                .with_context(|| format!("{pages} pages ({})", page.label()))?;
+            eprintln!(
+                "    click → last page p50 {:.1} ms, p95 {:.1} ms; floor p50 {:.1} ms ({:.1}×)",
+                result.click_to_last_shown.p50_ms,
+                result.click_to_last_shown.p95_ms,
+                result.floor.p50_ms,
+                result.ratio_p50
+            );
+            results.push(result);
         }
-        let result = outcome
-            .map_err(|_| anyhow::anyhow!("took longer than {RUN_TIMEOUT:?}"))
-            .and_then(|outcome| outcome)
-            .with_context(|| format!("{pages} pages"))?;
-        eprintln!(
-            "    click → last page p50 {:.1} ms, p95 {:.1} ms; floor p50 {:.1} ms ({:.1}×)",
-            result.click_to_last_shown.p50_ms,
-            result.click_to_last_shown.p95_ms,
-            result.floor.p50_ms,
-            result.ratio_p50
-        );
-        results.push(result);
     }
     Ok(results)
 }
@@ -131,21 +171,18 @@ async fn measure(
     bench: &mut Bench,
     driver: &ChromeDriver,
     pages: usize,
+    page: Page,
     browsers: &mut Vec<Browser>,
 ) -> Result<ClickResult> {
     if pages < 2 {
         bail!("the click benchmark needs a page to click and one to watch");
     }
-    let counter = format!("bench-clicks-{pages}");
+    let counter = format!("bench-clicks-{pages}-{page:?}").to_lowercase();
     let mut first_value = None;
     for index in 0..pages {
         let replica = &bench.replicas[index % bench.replicas.len()];
         browsers.push(driver.browser(&UNTHROTTLED).await?);
-        let value = open(
-            &browsers[index],
-            &replica.http_url(&format!("/c/{counter}")),
-        )
-        .await?;
+        let value = open(&browsers[index], &replica.http_url(&page.path(&counter))).await?;
         first_value.get_or_insert(value);
     }
     // Every page that opened sent every other a presence frame; let them settle.
@@ -197,6 +234,7 @@ async fn measure(
     let click_to_last_shown = Percentiles::of(&timings.click_to_last_shown);
     Ok(ClickResult {
         pages,
+        page,
         clicks,
         incomplete: timings.incomplete,
         click_to_send: Percentiles::of(&timings.click_to_send),

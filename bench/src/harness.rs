@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::cluster::{Redis, Replica, SourceAddresses};
+use crate::plain_page;
 use crate::plan::Plan;
 use crate::usage::{self, Processes};
 
@@ -16,7 +17,8 @@ const REPLICAS: usize = 2;
 pub struct Paths {
     /// The backend binary measured.
     pub backend: PathBuf,
-    /// The built frontend the replicas serve and the frontend phase weighs.
+    /// The built frontend: the replicas serve a copy with the plain page added, the frontend
+    /// phase weighs it.
     pub static_dir: PathBuf,
     /// Where the Redis and replica logs go.
     pub log_dir: PathBuf,
@@ -43,11 +45,11 @@ impl Bench {
     /// whether the run ends or fails.
     pub async fn start(plan: Plan, paths: &Paths) -> Result<Bench> {
         let redis = Redis::start(&paths.log_dir).await?;
+        let served = plain_page::serve_beside(&paths.static_dir, &paths.log_dir.join("static"))?;
         let mut replicas = Vec::with_capacity(REPLICAS);
         for index in 0..REPLICAS {
             let log = paths.log_dir.join(format!("replica-{index}.log"));
-            replicas
-                .push(Replica::start(&paths.backend, &redis.url(), &paths.static_dir, &log).await?);
+            replicas.push(Replica::start(&paths.backend, &redis.url(), &served, &log).await?);
         }
         Ok(Bench {
             plan,

@@ -39,6 +39,7 @@ mod harness;
 mod latency;
 mod memory;
 mod page_log;
+mod plain_page;
 mod plan;
 mod report;
 mod results;

@@ -187,7 +187,7 @@ fn clicks(out: &mut String, runs: &[ClickResult]) {
     );
     let _ = write!(out, "| p50 / p95 ms |");
     for run in runs {
-        let _ = write!(out, " K = {} |", run.pages);
+        let _ = write!(out, " K = {}, {} |", run.pages, run.page.label());
     }
     let _ = write!(out, "\n|---|");
     for _ in runs {

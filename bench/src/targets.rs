@@ -2,6 +2,7 @@
 //! them and the words the report puts them in both read these constants. They are reported,
 //! never asserted: a missed target is a finding, not a failed run.
 
+use crate::clicks::Page;
 use crate::frontend::kb;
 use crate::results::Results;
 
@@ -164,7 +165,10 @@ pub fn check(results: &Results) -> Vec<Row> {
         verdict,
     });
 
-    let clicks = results.clicks.iter().find(|r| r.pages == CLICK_PAGES);
+    let clicks = results
+        .clicks
+        .iter()
+        .find(|r| r.pages == CLICK_PAGES && r.page == Page::App);
     let (measured, verdict) = match clicks {
         Some(r) => (
             format!(

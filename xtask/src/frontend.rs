@@ -1,6 +1,9 @@
 //! The frontend build: Trunk turns `index.html` + `frontend/` into the static files of `./dist`,
 //! which the backend serves (`STATIC_DIR`) and the browser tests load.
 //!
+//! Skipped when nothing it reads changed since its last successful build
+//! ([`crate::freshness`]), so a warm `cargo xtask run` starts in seconds.
+//!
 //! Always a release build, offline (every tool was installed beforehand by [`crate::tools`]),
 //! at the workspace root where `Trunk.toml` and `index.html` live.
 //!
@@ -15,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::freshness::Inputs;
 use crate::tools::{FrontendTools, WasmOpt};
 use crate::workspace::{self, Workspace};
 
@@ -38,6 +42,15 @@ pub fn build(workspace: &Workspace, tools: &FrontendTools) -> Result<()> {
         );
     }
     let dist = dist_dir(workspace);
+    let inputs = inputs(workspace, tools);
+    if inputs.unchanged() && dist.join("index.html").is_file() {
+        eprintln!(
+            "the frontend is unchanged since it was last built into {}",
+            dist.display()
+        );
+        return Ok(());
+    }
+    inputs.forget();
     // The target HTML goes right after `build`: `--release` and `--offline` take an optional
     // value and would swallow a positional argument that follows them.
     let trunk_build = |workspace: &Workspace, target: &str| {
@@ -68,7 +81,31 @@ pub fn build(workspace: &Workspace, tools: &FrontendTools) -> Result<()> {
         }
     }
     report_wasm_sizes(&dist);
-    Ok(())
+    inputs.record_built()
+}
+
+/// What the build reads: Trunk's entry and settings, the app and the crates it uses, the PWA
+/// files, the lock file; and whether wasm-opt runs.
+fn inputs(workspace: &Workspace, tools: &FrontendTools) -> Inputs {
+    let root = workspace.root();
+    let paths = [
+        "index.html",
+        "Trunk.toml",
+        "Cargo.toml",
+        "Cargo.lock",
+        "frontend",
+        "shared",
+        "pwa",
+    ]
+    .iter()
+    .map(|path| root.join(path))
+    .collect();
+    let wasm_opt = match &tools.wasm_opt {
+        WasmOpt::Npm { bin_dir } => format!("wasm-opt in {}", bin_dir.display()),
+        WasmOpt::Unavailable { .. } => "no wasm-opt".to_owned(),
+    };
+    let record = workspace.target_dir().join("xtask").join("frontend-inputs");
+    Inputs::new(paths, record, wasm_opt)
 }
 
 /// Prints the size of each `.wasm` file in `dist`: what phones download, and what wasm-opt

@@ -7,12 +7,14 @@
 //! - [`workspace`]: where the workspace is and how programs are started inside it;
 //! - [`tools`]: the frontend tool chain (wasm target, Trunk, wasm-bindgen, wasm-opt);
 //! - [`system_packages`]: the Debian packages the tests need (Redis, Chromium);
-//! - [`frontend`]: the Trunk build into `./dist`;
+//! - [`frontend`]: the Trunk build into `./dist`, skipped when its inputs are unchanged
+//!   ([`freshness`]);
 //! - [`run`], [`test`]: the `run` and `test` tasks;
 //! - [`bench`]: builds what the benchmark measures and runs the load generator (the `bench`
 //!   crate beside this one).
 
 mod bench;
+mod freshness;
 mod frontend;
 mod load_balancer;
 mod run;
