@@ -4,7 +4,8 @@
 //! A state frame's task writes one text node and ends; nothing else may hold up the number's
 //! paint. [`Deferred`] runs the rest afterwards: after the next paint (an animation frame and
 //! then a new task, because a task queued straight after the render may still run before the
-//! paint), at most once per [`throttle::PERIOD_MS`], always with the newest value asked for.
+//! paint), at most once per period (its own for each [`Deferred`]), always with the newest
+//! value asked for.
 //! When the page is hidden or unloaded (`visibilitychange` to hidden, `pagehide`) whatever
 //! waits runs at once, so nothing is lost with the page.
 //!
@@ -33,6 +34,9 @@ pub struct Deferred<T> {
 
 /// What a [`Deferred`] and its timers and handlers share.
 struct Shared<T> {
+    /// The shortest time between two runs, in milliseconds, asked when a value is wanted (it
+    /// may depend on whether the page is visible).
+    period_ms: fn() -> u64,
     /// Whether a value waits, and when the work may run next.
     throttle: RefCell<Throttle<T>>,
     /// What is done with a value: writes that may lag the number.
@@ -47,9 +51,11 @@ struct Shared<T> {
 }
 
 impl<T: 'static> Deferred<T> {
-    /// Hands the values asked for to `work` from now on, and listens for the page going.
-    pub fn new(work: impl Fn(T) + 'static) -> Self {
+    /// Hands the values asked for to `work` from now on, at most once per `period_ms()`, and
+    /// listens for the page going.
+    pub fn new(period_ms: fn() -> u64, work: impl Fn(T) + 'static) -> Self {
         let shared = Rc::new(Shared {
+            period_ms,
             throttle: RefCell::new(Throttle::default()),
             work: Box::new(work),
             timer: RefCell::new(None),
@@ -63,7 +69,12 @@ impl<T: 'static> Deferred<T> {
     /// Asks for `value` to be worked on: soon after the next paint, or at the end of the
     /// current period, with whatever value was asked for last by then.
     pub fn want(&self, value: T) {
-        let wait = self.shared.throttle.borrow_mut().want(web::now_ms(), value);
+        let period_ms = (self.shared.period_ms)();
+        let wait = self
+            .shared
+            .throttle
+            .borrow_mut()
+            .want(web::now_ms(), value, period_ms);
         if let Some(wait) = wait {
             let weak = Rc::downgrade(&self.shared);
             let wait = u32::try_from(wait).unwrap_or(u32::MAX);

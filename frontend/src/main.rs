@@ -6,7 +6,7 @@
 //! - [`connection`]: the WebSocket, reconnected forever, turned into reducer actions.
 //! - [`storage`]: the offline queue in `localStorage`, so presses survive a reload.
 //! - [`deferred`]: the work that follows the number (title, saved value, announcement), after
-//!   the paint and at a bounded rate.
+//!   the paint and at a bounded rate (the title more rarely while the page is visible).
 //! - [`keyboard`]: the keys that press + and −.
 //! - [`route`]: which counter the URL names.
 //! - [`web`]: the other browser APIs (title, haptics, share, visibility, service worker).
@@ -46,6 +46,22 @@ use storage::OfflineQueue;
 
 /// How long refused ops wait before they are sent again.
 const RETRY_PAUSE_MS: u32 = 1_500;
+/// The shortest time between two writes of the saved value and the announcement: they may lag
+/// the number by this much (a press is saved at once).
+const FOLLOW_UP_PERIOD_MS: u64 = 1_000;
+
+/// The shortest time between two title changes. A title change is the dearest thing a change
+/// can make a page do — about 8 ms of CPU over the browser's processes (history, session,
+/// window title), six times a plain page's whole cost of a change (BENCHMARKS.md, "Click to
+/// every screen") — so a visible page, which shows the number itself, retitles its tab every
+/// 5 s; a hidden one, whose tab may be all that shows the count, every second.
+fn title_period_ms() -> u64 {
+    if web::document_visible() {
+        5_000
+    } else {
+        1_000
+    }
+}
 
 #[function_component(App)]
 fn app() -> Html {
@@ -105,15 +121,24 @@ fn counter_page(props: &CounterPageProps) -> Html {
     // Everything a change triggers besides the number's text, after it has painted.
     let follow_up = {
         let queue = queue.clone();
-        let name = name.clone();
         let announce = announced.setter();
         use_memo((), move |()| {
-            Deferred::new(move |state: UseReducerHandle<State>| {
-                // The last value, shown at once after a reload or offline.
-                queue.borrow_mut().save(&state.saved());
-                // The title carries the value, so a tab or the task switcher shows it.
-                web::set_title(&title(&name, state.displayed_value()));
-                announce.set(state.displayed_value());
+            Deferred::new(
+                || FOLLOW_UP_PERIOD_MS,
+                move |state: UseReducerHandle<State>| {
+                    // The last value, shown at once after a reload or offline.
+                    queue.borrow_mut().save(&state.saved());
+                    announce.set(state.displayed_value());
+                },
+            )
+        })
+    };
+    // The title carries the value, so a tab or the task switcher shows it.
+    let title_follow_up = {
+        let name = name.clone();
+        use_memo((), move |()| {
+            Deferred::new(title_period_ms, move |value: Option<i64>| {
+                web::set_title(&title(&name, value));
             })
         })
     };
@@ -146,6 +171,9 @@ fn counter_page(props: &CounterPageProps) -> Html {
             // the ops included: a later run must not store ops older than the ones above.
             let shown = (state.confirmed(), state.displayed_value());
             if ops_changed || marks.shown != Some(shown) {
+                if marks.shown.map(|(_, value)| value) != Some(shown.1) {
+                    title_follow_up.want(shown.1);
+                }
                 marks.shown = Some(shown);
                 follow_up.want(state.clone());
             }

@@ -1,6 +1,7 @@
 //! The work that follows the number (`frontend/src/deferred.rs`): a state frame writes the
-//! number and nothing else; the title and the saved value catch up within about a second,
-//! and are written at once when the page is hidden or unloaded. A press is not deferred: it
+//! number and nothing else; the saved value catches up within about a second and the title
+//! within five (it is dear to the browser; `main.rs`), and both are written at once when the
+//! page is hidden or unloaded. A press is not deferred: it
 //! is in `localStorage` before its frame leaves the page.
 //!
 //! Timings are asserted in seconds, never tighter: the machine running the tests is shared.
@@ -17,9 +18,9 @@ use crate::helpers::{Cluster, eventually};
 /// The counter these tests use.
 const NAME: &str = "follow-1";
 
-/// The longest the title may lag the number once changes stop: the follow-up's one-second
-/// period, and slack for a busy machine.
-const CATCH_UP: Duration = Duration::from_secs(5);
+/// The longest the title may lag the number once changes stop: its five-second period while
+/// the page is visible, and slack for a busy machine.
+const CATCH_UP: Duration = Duration::from_secs(10);
 
 /// In one script, so no frame can land between the reads: the number shown, the confirmed
 /// value in `localStorage` and the title.
