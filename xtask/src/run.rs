@@ -10,7 +10,7 @@
 
 use std::env;
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -76,24 +76,16 @@ pub fn run(workspace: &Workspace, options: &Options) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
 
-    workspace::step("Checking the frontend tools");
-    let tools = tools::ensure_frontend_tools(workspace)?;
-
-    workspace::step("Building the frontend (release)");
-    frontend::build(workspace, &tools)?;
-
-    let profile = if options.debug { "debug" } else { "release" };
-    workspace::step(&format!("Building the backend ({profile})"));
-    let mut cargo_build = workspace.cargo();
-    cargo_build.args(["build", "--package", "backend"]);
-    if !options.debug {
-        cargo_build.arg("--release");
-    }
-    workspace::run(&mut cargo_build)?;
-    let binary = workspace
-        .target_dir()
-        .join(profile)
-        .join(format!("backend{}", env::consts::EXE_SUFFIX));
+    // The backend compiles while the frontend tools install and the frontend builds: on a
+    // fresh machine the tools' builds leave a core idle for minutes (large crates, links),
+    // which the backend's build fills.
+    let (backend, frontend) = std::thread::scope(|scope| {
+        let backend = scope.spawn(|| build_backend(workspace, options.debug));
+        let frontend = build_frontend(workspace);
+        (backend.join(), frontend)
+    });
+    frontend.context("building the frontend")?;
+    let binary = backend.map_err(|_| anyhow!("building the backend panicked"))??;
 
     workspace::step(&format!("Starting {} backend(s)", addresses.len()));
     for address in &addresses {
@@ -128,6 +120,30 @@ pub fn run(workspace: &Workspace, options: &Options) -> Result<()> {
         .build()
         .context("could not start the tokio runtime")?
         .block_on(serve(workspace, &binary, &addresses, load_balancer, &store))
+}
+
+/// Installs the frontend tools where missing, then builds the frontend.
+fn build_frontend(workspace: &Workspace) -> Result<()> {
+    workspace::step("Checking the frontend tools");
+    let tools = tools::ensure_frontend_tools(workspace)?;
+    workspace::step("Building the frontend (release)");
+    frontend::build(workspace, &tools)
+}
+
+/// Builds the backend, in release unless `debug`; returns the binary.
+fn build_backend(workspace: &Workspace, debug: bool) -> Result<PathBuf> {
+    let profile = if debug { "debug" } else { "release" };
+    workspace::step(&format!("Building the backend ({profile})"));
+    let mut cargo_build = workspace.cargo();
+    cargo_build.args(["build", "--package", "backend"]);
+    if !debug {
+        cargo_build.arg("--release");
+    }
+    workspace::run(&mut cargo_build).context("building the backend")?;
+    Ok(workspace
+        .target_dir()
+        .join(profile)
+        .join(format!("backend{}", env::consts::EXE_SUFFIX)))
 }
 
 /// Starts one backend per address and supervises them until a stop signal or a failure.

@@ -94,9 +94,17 @@ fn ensure_trunk(workspace: &Workspace) -> Result<()> {
         return Ok(());
     }
     eprintln!("installing trunk {TRUNK_VERSION} (cargo install)");
-    // Without `update_check`, which asks the internet for newer releases at every start.
-    let features = ["--no-default-features", "--features", "rustls"];
-    cargo_install(workspace, "trunk", TRUNK_VERSION, &features)
+    // Without default features: no `update_check`, which asks the internet for newer releases
+    // at every start, and no TLS stack (rustls, ring), which only its downloads and
+    // `trunk serve --tls` use. Unoptimised: Trunk mostly waits for cargo, wasm-bindgen and
+    // wasm-opt, and its 370-odd crates are the longest part of a fresh machine's set-up.
+    cargo_install(
+        workspace,
+        "trunk",
+        TRUNK_VERSION,
+        &["--no-default-features"],
+        OptLevel::Unoptimised,
+    )
 }
 
 fn ensure_wasm_bindgen(workspace: &Workspace) -> Result<()> {
@@ -114,30 +122,63 @@ fn ensure_wasm_bindgen(workspace: &Workspace) -> Result<()> {
         return Ok(());
     }
     eprintln!("installing wasm-bindgen-cli {wanted} (cargo install; must match Cargo.lock)");
-    cargo_install(workspace, "wasm-bindgen-cli", wanted, &[])
+    // Without default features, which are the TLS stack of the test runner's downloads.
+    // Optimised: it rewrites the whole module on every frontend build (0.1 s of CPU optimised,
+    // 0.5 s not), and it builds beside Trunk, which takes longer anyway.
+    cargo_install(
+        workspace,
+        "wasm-bindgen-cli",
+        wanted,
+        &["--no-default-features"],
+        OptLevel::Optimised,
+    )
 }
 
-/// How the tools are compiled: optimised, but without the whole-program optimisation their
-/// own release profiles ask for (Trunk's is fat LTO in one codegen unit, minutes of one core at
-/// the end of its build). They spend their time waiting for cargo and copying files, so a
-/// quicker build costs a frontend build nothing measurable (BENCHMARKS.md, "Cold set-up").
-/// Cargo's environment settings override a package's own profile.
+/// How the tools are compiled: never with the whole-program optimisation their own release
+/// profiles ask for (Trunk's is fat LTO in one codegen unit, minutes of one core at the end of
+/// its build), and optimised only where a frontend build would feel it (BENCHMARKS.md, "Cold
+/// set-up"). Cargo's environment settings override a package's own profile.
 const TOOL_PROFILE: [(&str, &str); 3] = [
     ("CARGO_PROFILE_RELEASE_LTO", "false"),
     ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
-    ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1"),
+    ("CARGO_PROFILE_RELEASE_DEBUG", "false"),
 ];
 
-/// `cargo install krate --version version` with [`TOOL_PROFILE`], first with the crate's own
-/// lock file and, because that fails when the registry no longer has a locked dependency, then
-/// without it.
-fn cargo_install(workspace: &Workspace, krate: &str, version: &str, args: &[&str]) -> Result<()> {
+/// How much the compiler optimises a tool.
+#[derive(Clone, Copy)]
+enum OptLevel {
+    /// `opt-level = 0`: the quickest build.
+    Unoptimised,
+    /// `opt-level = 1`: most of the speed for a fraction of the build time of 3.
+    Optimised,
+}
+
+impl OptLevel {
+    fn value(self) -> &'static str {
+        match self {
+            OptLevel::Unoptimised => "0",
+            OptLevel::Optimised => "1",
+        }
+    }
+}
+
+/// `cargo install krate --version version` with [`TOOL_PROFILE`] and `opt_level`, first with
+/// the crate's own lock file and, because that fails when the registry no longer has a locked
+/// dependency, then without it.
+fn cargo_install(
+    workspace: &Workspace,
+    krate: &str,
+    version: &str,
+    args: &[&str],
+    opt_level: OptLevel,
+) -> Result<()> {
     let install = |locked: bool| {
         let mut command = workspace.cargo();
         command
             .args(["install", krate, "--version", version])
             .args(args)
-            .envs(TOOL_PROFILE);
+            .envs(TOOL_PROFILE)
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", opt_level.value());
         if locked {
             command.arg("--locked");
         }
