@@ -41,11 +41,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::connection_limits::ConnectionLimits;
 use crate::counters::Counters;
 use crate::fanout::Hub;
 use crate::metrics::Metrics;
-use crate::origin::OriginPolicy;
 use crate::serving::Serving;
 use crate::state::AppState;
 use crate::store::{EmbeddedStore, RedisStore, Store};
@@ -64,7 +62,7 @@ pub enum StartError {
     #[error("invalid Redis URL: {0}")]
     RedisUrl(#[from] redis::RedisError),
     #[error("cannot open the embedded store: {0}")]
-    Embedded(#[from] Box<redb::Error>),
+    Embedded(#[from] store::embedded::OpenError),
 }
 
 /// Serves until `shutdown` is cancelled, then closes every socket with 1001 and returns.
@@ -72,8 +70,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
     // `rediss://` needs a TLS crypto provider; installing it twice (as tests that start
     // several servers in one process do) is harmless, hence the ignored result.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let listener = TcpListener::bind(config.listen).await?;
-    let address = listener.local_addr()?;
     let drain_time = ws::drain_time(&config);
     // With Redis, other replicas' changes reach this one once the subscriber is live.
     let metrics = Arc::new(Metrics::default());
@@ -102,33 +98,34 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
             Store::Redis(store)
         }
         None => {
-            let store = EmbeddedStore::open(&config.data_dir, config.op_ttl())?;
+            let store = EmbeddedStore::open(
+                &config.data_dir,
+                config.op_ttl(),
+                config.store_timeout(),
+                metrics.store_commits.clone(),
+            )?;
             tasks.spawn(purge_expired_ops(store.clone(), shutdown.clone()));
             tracing::info!(data_dir = %config.data_dir.display(), "store: embedded");
             Store::Embedded(store)
         }
     };
     let store = Arc::new(store);
+    // Bound only once the store is open: a replica whose data folder is locked or unreadable
+    // fails here with nothing listening, rather than taking traffic it cannot serve.
+    let listener = TcpListener::bind(config.listen).await?;
+    let address = listener.local_addr()?;
     tasks.spawn(fanout::presence::run(
         store.clone(),
         hub.clone(),
         shutdown.clone(),
     ));
 
-    let state = AppState {
-        counters: Counters {
-            store,
-            hub: hub.clone(),
-            metrics,
-        },
-        origin: OriginPolicy::from_config(&config.allowed_origins),
-        connections: Arc::new(ConnectionLimits::new(
-            config.max_connections,
-            config.max_connections_per_ip,
-        )),
-        config: Arc::new(config),
-        serving,
+    let counters = Counters {
+        store,
+        hub: hub.clone(),
+        metrics,
     };
+    let state = AppState::new(config, counters, serving);
     // Scripts and people read this line to learn the address (the port may have been 0).
     println!("listening on http://{address}");
     tracing::info!(%address, "listening");

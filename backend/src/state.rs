@@ -22,3 +22,20 @@ pub struct AppState {
     /// What each socket watches to know when to close: shutdown, or a lost store.
     pub serving: Arc<Serving>,
 }
+
+impl AppState {
+    /// The handlers' state, from the flags, the counters (store, hub, metrics) and the
+    /// replica's serving token.
+    pub fn new(config: Config, counters: Counters, serving: Arc<Serving>) -> Self {
+        Self {
+            counters,
+            origin: OriginPolicy::from_config(&config.allowed_origins),
+            connections: Arc::new(ConnectionLimits::new(
+                config.max_connections,
+                config.max_connections_per_ip,
+            )),
+            config: Arc::new(config),
+            serving,
+        }
+    }
+}
