@@ -44,12 +44,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::connection_limits::ConnectionLimits;
 use crate::counters::Counters;
 use crate::fanout::Hub;
 use crate::http_server::HttpLimits;
 use crate::metrics::Metrics;
-use crate::origin::OriginPolicy;
 use crate::public_hosts::{InvalidHost, PublicHosts};
 use crate::serving::Serving;
 use crate::state::AppState;
@@ -69,7 +67,7 @@ pub enum StartError {
     #[error("invalid Redis URL: {0}")]
     RedisUrl(#[from] redis::RedisError),
     #[error("cannot open the embedded store: {0}")]
-    Embedded(#[from] Box<redb::Error>),
+    Embedded(#[from] store::embedded::OpenError),
     #[error(transparent)]
     PublicHosts(#[from] InvalidHost),
 }
@@ -80,8 +78,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
     // several servers in one process do) is harmless, hence the ignored result.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let public_hosts = Arc::new(PublicHosts::from_config(&config.public_hosts)?);
-    let listener = TcpListener::bind(config.listen).await?;
-    let address = listener.local_addr()?;
     let drain_time = ws::drain_time(&config);
     // With Redis, other replicas' changes reach this one once the subscriber is live.
     let metrics = Arc::new(Metrics::default());
@@ -111,34 +107,34 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
             Store::Redis(store)
         }
         None => {
-            let store = EmbeddedStore::open(&config.data_dir, config.op_ttl())?;
+            let store = EmbeddedStore::open(
+                &config.data_dir,
+                config.op_ttl(),
+                config.store_timeout(),
+                metrics.store_commits.clone(),
+            )?;
             tasks.spawn(purge_expired_ops(store.clone(), shutdown.clone()));
             tracing::info!(data_dir = %config.data_dir.display(), "store: embedded");
             Store::Embedded(store)
         }
     };
     let store = Arc::new(store);
+    // Bound only once the store is open: a replica whose data folder is locked or unreadable
+    // fails here with nothing listening, rather than taking traffic it cannot serve.
+    let listener = TcpListener::bind(config.listen).await?;
+    let address = listener.local_addr()?;
     tasks.spawn(fanout::presence::run(
         store.clone(),
         hub.clone(),
         shutdown.clone(),
     ));
 
-    let state = AppState {
-        counters: Counters {
-            store,
-            hub: hub.clone(),
-            metrics,
-        },
-        origin: OriginPolicy::from_config(&config.allowed_origins, public_hosts.clone()),
-        public_hosts,
-        connections: Arc::new(ConnectionLimits::new(
-            config.max_connections,
-            config.max_connections_per_ip,
-        )),
-        config: Arc::new(config),
-        serving,
+    let counters = Counters {
+        store,
+        hub: hub.clone(),
+        metrics,
     };
+    let state = AppState::new(config, counters, serving, public_hosts);
     // Scripts and people read this line to learn the address (the port may have been 0).
     println!("listening on http://{address}");
     tracing::info!(%address, "listening");

@@ -57,6 +57,9 @@ pub struct Metrics {
     /// Seconds from handing a change to the store to its answer (the store round trip),
     /// failures and timeouts included.
     pub change_latency: Histogram,
+    /// Write transactions the embedded store committed, each one fsync: changes applied
+    /// over this is how many changes one commit carried on average (group commit).
+    pub store_commits: Counter,
     /// Seconds from the hub taking a new state to the last of this replica's sockets
     /// writing it, pacing included: how stale the slowest watcher's view is.
     pub fanout_latency: Histogram,
@@ -84,6 +87,7 @@ impl Default for Metrics {
             ready: Gauge::default(),
             change_latency: latency(),
             fanout_latency: latency(),
+            store_commits: Counter::default(),
         };
         let registry = &mut m.registry;
         registry.register(
@@ -136,6 +140,11 @@ impl Default for Metrics {
             "ready",
             "1 when the store answers and the subscriber is live",
             m.ready.clone(),
+        );
+        registry.register(
+            "store_commits",
+            "Write transactions the embedded store committed (one fsync each)",
+            m.store_commits.clone(),
         );
         registry.register_with_unit(
             "change_duration",

@@ -25,3 +25,26 @@ pub struct AppState {
     /// What each socket watches to know when to close: shutdown, or a lost store.
     pub serving: Arc<Serving>,
 }
+
+impl AppState {
+    /// The handlers' state, from the flags, the counters (store, hub, metrics), the
+    /// replica's serving token and the names it answers to.
+    pub fn new(
+        config: Config,
+        counters: Counters,
+        serving: Arc<Serving>,
+        public_hosts: Arc<PublicHosts>,
+    ) -> Self {
+        Self {
+            counters,
+            origin: OriginPolicy::from_config(&config.allowed_origins, public_hosts.clone()),
+            public_hosts,
+            connections: Arc::new(ConnectionLimits::new(
+                config.max_connections,
+                config.max_connections_per_ip,
+            )),
+            config: Arc::new(config),
+            serving,
+        }
+    }
+}

@@ -1,12 +1,14 @@
-//! The system under test: one `redis-server` and the release-built replicas, each on a free
-//! port of 127.0.0.1, and the client source addresses the load comes from.
+//! The system under test: one `redis-server` and the release-built replicas on it (or one
+//! replica on the embedded store), each on a free port of 127.0.0.1, and the client source
+//! addresses the load comes from.
 //!
 //! Everything here is started with `kill_on_drop`, so a benchmark that fails half-way leaves
 //! no process behind.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -62,6 +64,24 @@ impl Redis {
     }
 }
 
+/// Where a replica keeps its counters.
+pub enum Backing {
+    /// The benchmark's Redis, at this URL.
+    Redis(String),
+    /// The embedded store, in this data folder (one replica only).
+    Embedded(PathBuf),
+}
+
+impl Backing {
+    /// The backend's flags for this store.
+    fn args(&self) -> Vec<OsString> {
+        match self {
+            Backing::Redis(url) => vec!["--redis-url".into(), url.into()],
+            Backing::Embedded(dir) => vec!["--data-dir".into(), dir.into()],
+        }
+    }
+}
+
 /// One release-built backend process.
 pub struct Replica {
     /// The process, killed when the benchmark ends.
@@ -78,13 +98,14 @@ impl Replica {
     /// waits for its `listening on http://ADDR` line.
     pub async fn start(
         binary: &Path,
-        redis_url: &str,
+        store: &Backing,
         static_dir: &Path,
         log: &Path,
     ) -> Result<Replica> {
         let log = File::create(log)?;
         let mut child = Command::new(binary)
-            .args(["--listen", "127.0.0.1:0", "--redis-url", redis_url])
+            .args(["--listen", "127.0.0.1:0"])
+            .args(store.args())
             .arg("--static-dir")
             .arg(static_dir)
             // A replica here may hold up to 20,000 open files; the benchmark never opens more
@@ -137,6 +158,19 @@ impl Replica {
 
     pub fn http_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
+    }
+
+    /// The value of one unlabelled series of the replica's `/metrics` (`None` when it has no
+    /// such series, as an older backend may not).
+    pub async fn metric(&self, series: &str) -> Result<Option<f64>> {
+        let text = reqwest::get(self.http_url("/metrics"))
+            .await?
+            .text()
+            .await?;
+        Ok(text.lines().find_map(|line| {
+            let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+            value.trim().parse().ok()
+        }))
     }
 }
 

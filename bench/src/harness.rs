@@ -5,12 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::cluster::{Redis, Replica, SourceAddresses};
+use crate::cluster::{Backing, Redis, Replica, SourceAddresses};
 use crate::plain_page;
-use crate::plan::Plan;
+use crate::plan::{Plan, Scope};
 use crate::usage::{self, Processes};
 
-/// Replicas started for a run: fan-out and writes spread over them.
+/// Replicas started for a run on Redis: fan-out and writes spread over them. A run of the
+/// embedded store's writes has one, the only kind that store allows.
 const REPLICAS: usize = 2;
 
 /// The files a run reads and writes, as `cargo xtask bench` hands them over.
@@ -30,7 +31,7 @@ pub struct Bench {
     pub plan: Plan,
     /// The store every replica shares.
     pub redis: Redis,
-    /// The backends under test, each on its own port.
+    /// The backends under test, each on its own port (on Redis, or one on the embedded store).
     pub replicas: Vec<Replica>,
     /// Client source addresses not yet used, so that no phase runs out of ports.
     pub sources: SourceAddresses,
@@ -46,10 +47,20 @@ impl Bench {
     pub async fn start(plan: Plan, paths: &Paths) -> Result<Bench> {
         let redis = Redis::start(&paths.log_dir).await?;
         let served = plain_page::serve_beside(&paths.static_dir, &paths.log_dir.join("static"))?;
-        let mut replicas = Vec::with_capacity(REPLICAS);
-        for index in 0..REPLICAS {
+        let (store, count) = if plan.scope == Scope::EmbeddedWrites {
+            // A fresh file each run: a grown file would make later runs slower.
+            let dir = paths.log_dir.join("embedded-data");
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+            }
+            (Backing::Embedded(dir), 1)
+        } else {
+            (Backing::Redis(redis.url()), REPLICAS)
+        };
+        let mut replicas = Vec::with_capacity(count);
+        for index in 0..count {
             let log = paths.log_dir.join(format!("replica-{index}.log"));
-            replicas.push(Replica::start(&paths.backend, &redis.url(), &served, &log).await?);
+            replicas.push(Replica::start(&paths.backend, &store, &served, &log).await?);
         }
         Ok(Bench {
             plan,

@@ -18,7 +18,8 @@
 //!
 //! It prints a table and writes the results as JSON; a full run also writes the results section
 //! of `BENCHMARKS.md` ([`report`]), judged against the targets ([`targets`]). `--quick` runs a
-//! small version of everything; `--fanout` and `--clicks-only` run one phase. Every loop is
+//! small version of everything; `--fanout`, `--clicks-only` and `--embedded-writes` (the write
+//! throughput against one replica on the embedded store) run one phase. Every loop is
 //! bounded by a count or a timeout.
 //!
 //! The rest: [`plan`] (the sizes of a run), [`harness`] (what every phase works with),
@@ -92,6 +93,11 @@ struct Options {
     /// each). BENCHMARKS.md is left alone: for working on the page's hot path.
     #[arg(long, conflicts_with = "fanout")]
     clicks_only: bool,
+    /// Only the write throughput, against one replica on the embedded store (a fresh data
+    /// folder under the log folder) instead of two on Redis; with `--quick`, 1 and 16 writers.
+    /// BENCHMARKS.md is left alone: for comparing the store's builds.
+    #[arg(long, conflicts_with_all = ["fanout", "clicks_only"])]
+    embedded_writes: bool,
     /// The backend binary to measure.
     #[arg(long, value_name = "PATH", required = true)]
     backend: Option<PathBuf>,
@@ -135,6 +141,8 @@ fn bench(options: Options) -> Result<()> {
     };
     let plan = if options.clicks_only {
         Plan::clicks_only(plan)
+    } else if options.embedded_writes {
+        Plan::embedded_writes(plan)
     } else {
         plan
     };
@@ -194,11 +202,13 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
             .unwrap_or_default();
     }
     let (mut writes, mut frontend) = (None, None);
-    if all {
+    if all || plan.scope == Scope::EmbeddedWrites {
         writes = writes::run(&mut bench)
             .await
             .map_err(|error| note("write-throughput", error))
             .ok();
+    }
+    if all {
         frontend = frontend::run(&mut bench)
             .await
             .map_err(|error| note("frontend", error))

@@ -84,7 +84,8 @@ pub fn tables(results: &Results) -> String {
     if let Some(writes) = &results.writes {
         let _ = writeln!(
             out,
-            "\n### Write throughput (2 replicas, one change in flight per writer)\n"
+            "\n### Write throughput ({}, one change in flight per writer)\n",
+            writes.setup
         );
         let _ = writeln!(
             out,
@@ -93,13 +94,16 @@ pub fn tables(results: &Results) -> String {
         );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---|");
         for r in &writes.runs {
+            let share = match writes.share_of_redis_benchmark(r.ops_per_second) {
+                0.0 => "—".to_owned(),
+                share => format!("{:.0} %", share * 100.0),
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.0} | {:.0} % | {:.2} | {:.2} | {} | {:.0} / {:.0} / {:.0} |",
+                "| {} | {} | {:.0} | {share} | {:.2} | {:.2} | {} | {:.0} / {:.0} / {:.0} |",
                 r.transport,
                 r.writers,
                 r.ops_per_second,
-                writes.share_of_redis_benchmark(r.ops_per_second) * 100.0,
                 r.latency.p50_ms,
                 r.latency.p99_ms,
                 r.errors,
@@ -108,14 +112,27 @@ pub fn tables(results: &Results) -> String {
                 r.cpu.generator_pct,
             );
         }
-        let _ = writeln!(
-            out,
-            "| redis-benchmark EVALSHA apply.lua (50 clients, -P 1) | — | {:.0} | 100 % | {:.2} | | | \
-             — / {:.0} / — |",
-            writes.redis_benchmark_ops_per_second,
-            writes.redis_benchmark_p50_ms,
-            writes.redis_benchmark_cpu.redis_pct,
-        );
+        if writes.redis_benchmark_ops_per_second > 0.0 {
+            let _ = writeln!(
+                out,
+                "| redis-benchmark EVALSHA apply.lua (50 clients, -P 1) | — | {:.0} | 100 % | {:.2} | | | \
+                 — / {:.0} / — |",
+                writes.redis_benchmark_ops_per_second,
+                writes.redis_benchmark_p50_ms,
+                writes.redis_benchmark_cpu.redis_pct,
+            );
+        }
+        let per_commit: Vec<String> = writes
+            .runs
+            .iter()
+            .filter_map(|r| {
+                let per_commit = r.changes_per_commit?;
+                Some(format!("{} × {}: {per_commit:.1}", r.transport, r.writers))
+            })
+            .collect();
+        if !per_commit.is_empty() {
+            let _ = writeln!(out, "\nChanges per commit: {}.", per_commit.join(", "));
+        }
     }
 
     if !results.idle.is_empty() {

@@ -1,7 +1,8 @@
 //! Benchmark 2, write throughput: W concurrent writers over WebSocket and over REST, spread
 //! over the replicas, each with one change in flight; and `redis-benchmark` running the same
 //! Lua script directly (`EVALSHA` of the backend's `APPLY_SCRIPT`, `publish_state.lua` +
-//! `apply.lua`), the limit of this box.
+//! `apply.lua`), the limit of this box. With `--embedded-writes`, the same writers against
+//! one replica on the embedded store, and how many changes each of its commits carried.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -17,13 +18,20 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::client::{self, increment_frame, wait_for_state};
 use crate::harness::Bench;
 use crate::latency::{self, Latency, now_ns};
+use crate::plan::Scope;
 use crate::usage::CpuSplit;
+
+/// The embedded store's count of write transactions committed, in `/metrics`.
+const COMMITS: &str = "counter_store_commits_total";
 
 #[derive(Debug, Serialize)]
 pub struct WriteResults {
+    /// What the writers wrote to (`2 replicas on Redis`), as the report's heading says it.
+    pub setup: String,
     /// One per transport and number of writers.
     pub runs: Vec<WriteRun>,
-    /// `redis-benchmark`'s requests per second for the script, 50 clients, no pipelining.
+    /// `redis-benchmark`'s requests per second for the script, 50 clients, no pipelining (0
+    /// when the writers wrote to the embedded store, and it did not run).
     pub redis_benchmark_ops_per_second: f64,
     /// `redis-benchmark`'s median latency, beside the writers' own.
     pub redis_benchmark_p50_ms: f64,
@@ -47,6 +55,10 @@ pub struct WriteRun {
     pub latency: Latency,
     /// Who spent the CPU meanwhile.
     pub cpu: CpuSplit,
+    /// On the embedded store, changes acked per write transaction committed (one fsync
+    /// each): how much the group commit gathered. `None` on Redis, or from a backend that
+    /// does not count its commits.
+    pub changes_per_commit: Option<f64>,
 }
 
 impl WriteResults {
@@ -92,12 +104,18 @@ impl Tally {
 }
 
 pub async fn run(bench: &mut Bench) -> Result<WriteResults> {
+    let embedded = bench.plan.scope == Scope::EmbeddedWrites;
+    let commits = async |bench: &Bench| match embedded {
+        true => bench.replicas[0].metric(COMMITS).await,
+        false => Ok(None),
+    };
     let mut runs = Vec::new();
     let seconds = bench.plan.write_seconds;
     for &writers in &bench.plan.writers.clone() {
         for transport in ["websocket", "rest"] {
             eprintln!("writes: {writers} writer(s) over {transport}");
             let processes = bench.system_pids();
+            let commits_before = commits(bench).await?;
             let before = processes.sample();
             let started = Instant::now();
             let deadline = started + Duration::from_secs_f64(seconds);
@@ -126,6 +144,12 @@ pub async fn run(bench: &mut Bench) -> Result<WriteResults> {
             }
             let wall = started.elapsed().as_secs_f64();
             let after = processes.sample();
+            let changes_per_commit = match (commits_before, commits(bench).await?) {
+                (Some(before), Some(after)) if after > before => {
+                    Some(ops as f64 / (after - before))
+                }
+                _ => None,
+            };
             let run = WriteRun {
                 transport,
                 writers,
@@ -134,13 +158,26 @@ pub async fn run(bench: &mut Bench) -> Result<WriteResults> {
                 ops_per_second: ops as f64 / wall,
                 latency: Latency::of(&latency),
                 cpu: CpuSplit::between(&before, &after, bench.ticks_per_second),
+                changes_per_commit,
             };
             eprintln!(
                 "    {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
                 run.ops_per_second, run.latency.p50_ms, run.latency.p99_ms, run.errors
             );
+            if let Some(per_commit) = run.changes_per_commit {
+                eprintln!("    {per_commit:.1} changes per commit");
+            }
             runs.push(run);
         }
+    }
+    if embedded {
+        return Ok(WriteResults {
+            setup: "1 replica on the embedded store".into(),
+            runs,
+            redis_benchmark_ops_per_second: 0.0,
+            redis_benchmark_p50_ms: 0.0,
+            redis_benchmark_cpu: CpuSplit::default(),
+        });
     }
 
     eprintln!("writes: redis-benchmark EVALSHA apply.lua");
@@ -150,6 +187,7 @@ pub async fn run(bench: &mut Bench) -> Result<WriteResults> {
     let after = processes.sample();
     eprintln!("    {rps:.0} ops/s, p50 {p50:.2} ms");
     Ok(WriteResults {
+        setup: format!("{} replicas on Redis", bench.replicas.len()),
         runs,
         redis_benchmark_ops_per_second: rps,
         redis_benchmark_p50_ms: p50,

@@ -30,6 +30,11 @@ pub struct Options {
     /// BENCHMARKS.md is left alone: for working on the page's hot path.
     #[arg(long, conflicts_with = "fanout")]
     clicks_only: bool,
+    /// Only the write throughput, against one replica on the embedded store instead of two on
+    /// Redis (with --quick, 1 and 16 writers). BENCHMARKS.md is left alone: for comparing the
+    /// store's builds, with --backend for the other one.
+    #[arg(long, conflicts_with_all = ["fanout", "clicks_only"])]
+    embedded_writes: bool,
 }
 
 pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
@@ -67,6 +72,8 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
     });
     workspace::step(if options.clicks_only {
         "Benchmarking click latency in browsers"
+    } else if options.embedded_writes {
+        "Benchmarking writes on the embedded store"
     } else if options.quick || !options.fanout.is_empty() {
         "Benchmarking (quick)"
     } else {
@@ -92,6 +99,9 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
     }
     if options.clicks_only {
         command.arg("--clicks-only");
+    }
+    if options.embedded_writes {
+        command.arg("--embedded-writes");
     }
     for round in &options.fanout {
         command.arg(format!("--fanout={round}"));

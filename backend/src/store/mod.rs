@@ -9,6 +9,9 @@ pub mod embedded;
 pub mod keys;
 pub mod redis;
 
+use std::future::Future;
+use std::time::Duration;
+
 use shared::{Change, CounterName, CounterState, ErrorCode, ProtocolError};
 
 pub use self::embedded::EmbeddedStore;
@@ -82,6 +85,24 @@ pub fn damaged_counter() -> ProtocolError {
     )
 }
 
+/// Runs one store call with the replica's deadline (`--store-timeout-ms`), so a store that
+/// hangs costs a bounded wait and is answered `unavailable`, which the client retries under
+/// the same `op_id`. Both stores bound every call here. `store` names it in the log detail.
+pub(crate) async fn within<T>(
+    timeout: Duration,
+    store: &str,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(timeout, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(format!(
+                "{store} did not answer within {} ms",
+                timeout.as_millis()
+            )))
+        })
+}
+
 /// The store this replica uses.
 pub enum Store {
     /// `--redis-url` given: any number of replicas share it.
@@ -119,7 +140,7 @@ impl Store {
     pub async fn ready(&self) -> Result<(), StoreError> {
         match self {
             Self::Redis(store) => store.ready().await,
-            Self::Embedded(_) => Ok(()),
+            Self::Embedded(store) => store.ready().await,
         }
     }
 }

@@ -149,14 +149,16 @@ impl RedisStore {
         &self,
         call: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.inner.timeout, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) if refuses_writes(&err) => Err(StoreError::Refused(err.to_string())),
-            Ok(Err(err)) => Err(StoreError::Unavailable(err.to_string())),
-            Err(_) => Err(StoreError::Unavailable(
-                "Redis did not answer in time".into(),
-            )),
-        }
+        let call = async {
+            call.await.map_err(|err| {
+                if refuses_writes(&err) {
+                    StoreError::Refused(err.to_string())
+                } else {
+                    StoreError::Unavailable(err.to_string())
+                }
+            })
+        };
+        super::within(self.inner.timeout, "Redis", call).await
     }
 
     pub async fn apply(&self, name: &CounterName, change: &Change) -> Result<Applied, StoreError> {
