@@ -144,8 +144,7 @@ fn write_round(
     let mut last_pass_ns: Option<u64> = None;
     while next <= last && !sockets.is_empty() {
         let now = now_ns();
-        let wait_until = last_pass_ns
-            .map_or(due(next), |at| (at + interval_ns).max(due(next)));
+        let wait_until = last_pass_ns.map_or(due(next), |at| (at + interval_ns).max(due(next)));
         if now < wait_until {
             std::thread::sleep(Duration::from_nanos(wait_until - now));
             continue;
@@ -285,7 +284,8 @@ mod tests {
             accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
-        let request = "GET /ws/counters/x HTTP/1.1\r\nHost: a\r\nsec-websocket-key:  abc== \r\n\r\n";
+        let request =
+            "GET /ws/counters/x HTTP/1.1\r\nHost: a\r\nsec-websocket-key:  abc== \r\n\r\n";
         assert_eq!(websocket_key(request).unwrap(), "abc==");
         assert!(websocket_key("GET / HTTP/1.1\r\n\r\n").is_err());
     }

@@ -95,7 +95,12 @@ pub async fn run(bench: &mut Bench, subscribers: usize, rates: &[u32]) -> Result
         }
         let wall = now_ns().saturating_sub(round.start_ns) as f64 / 1e9;
         let send_times: Vec<(u64, u64)> = (0..count)
-            .map(|k| (round.first_version + k, round.start_ns + k * round.period_ns))
+            .map(|k| {
+                (
+                    round.first_version + k,
+                    round.start_ns + k * round.period_ns,
+                )
+            })
             .collect();
         let command = Command::Round {
             final_version: round.first_version + count - 1,
