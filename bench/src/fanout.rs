@@ -12,8 +12,9 @@ use shared::ServerMessage;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{self, increment_frame, wait_for_state};
+use crate::fanout_floor::{self, FloorResult};
 use crate::harness::Bench;
-use crate::latency::{self, Latency, now_ns};
+use crate::latency::{Latency, now_ns};
 use crate::usage::{self, CpuSplit};
 use crate::worker::Command;
 use crate::workers::Workers;
@@ -54,8 +55,12 @@ pub struct FanoutResult {
     pub converge_after_ack_ms: f64,
     /// Who spent the CPU during the round.
     pub cpu: CpuSplit,
+    /// The replicas' CPU time per frame delivered, in µs: what the floor is compared with.
+    pub replica_cpu_us_per_frame: f64,
     /// Resident memory of each replica at the end of the round.
     pub replica_rss_mib: Vec<f64>,
+    /// The same round from blocking writers instead of the replicas; `None` if it failed.
+    pub floor: Option<FloorResult>,
 }
 
 impl FanoutResult {
@@ -77,6 +82,30 @@ impl FanoutResult {
             self.cpu.replicas_pct,
             self.cpu.redis_pct,
             self.cpu.generator_pct,
+        )
+    }
+
+    /// The replicas' CPU per delivered frame over the floor's, when the floor was measured.
+    pub fn floor_ratio(&self) -> Option<f64> {
+        let floor = self.floor.as_ref()?.cpu_us_per_frame;
+        (floor > 0.0).then(|| self.replica_cpu_us_per_frame / floor)
+    }
+
+    /// The floor of the round on one line, as it is printed while the benchmark runs.
+    fn floor_summary(&self) -> String {
+        let Some(floor) = &self.floor else {
+            return "floor: not measured".to_owned();
+        };
+        format!(
+            "floor: p50 {:.1} ms, p99 {:.1} ms, {:.0} frames/s ({:.0} % of versions); CPU per frame \
+             replicas {:.2} µs, blocking writers {:.2} µs: {:.2}×",
+            floor.latency.p50_ms,
+            floor.latency.p99_ms,
+            floor.frames_per_second,
+            floor.delivered_share * 100.0,
+            self.replica_cpu_us_per_frame,
+            floor.cpu_us_per_frame,
+            self.floor_ratio().unwrap_or(f64::NAN),
         )
     }
 }
@@ -111,14 +140,14 @@ pub async fn run(bench: &mut Bench) -> Result<Vec<FanoutResult>> {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let mut writer = client::connect(&urls[0], IpAddr::V4(Ipv4Addr::LOCALHOST)).await?;
         wait_for_state(&mut writer).await?;
-        for rate in rates {
+        for &rate in &rates {
             eprintln!("fan-out: {subscribers} subscribers, {rate} changes/s");
             let mut processes = bench.system_pids();
             let generator_pids = workers.pids();
             processes.generator.extend(generator_pids);
             let before = processes.sample();
             let changes = make_changes(&mut writer, rate, bench.plan.fanout_seconds).await?;
-            let reports = workers
+            let tally = workers
                 .round(
                     &Command::Round {
                         final_version: changes.final_version,
@@ -130,46 +159,63 @@ pub async fn run(bench: &mut Bench) -> Result<Vec<FanoutResult>> {
                 .await?;
             let after = processes.sample();
             let wall = changes.elapsed.as_secs_f64().max(0.001);
-            let mut latency = latency::histogram();
-            let (mut frames, mut stale, mut converged, mut last) = (0, 0, 0, 0);
-            for report in &reports {
-                latency::add_pairs(&mut latency, &report.latency_us);
-                frames += report.frames;
-                stale += report.stale;
-                converged += report.converged;
-                last = last.max(report.last_converged_ns);
-            }
-            let ideal = changes.send_times.len() as f64 * workers.connected as f64;
+            let cpu = CpuSplit::between(&before, &after, bench.ticks_per_second);
             results.push(FanoutResult {
                 subscribers,
                 connected: workers.connected,
                 changes_per_second: rate,
                 changes: changes.send_times.len() as u64,
-                latency: Latency::of(&latency),
-                frames_per_second: frames as f64 / wall,
-                delivered_share: if ideal > 0.0 {
-                    frames as f64 / ideal
-                } else {
-                    0.0
-                },
-                stale_frames: stale,
+                latency: tally.latency,
+                frames_per_second: tally.frames as f64 / wall,
+                delivered_share: share(
+                    tally.frames,
+                    changes.send_times.len() as u64,
+                    workers.connected,
+                ),
+                stale_frames: tally.stale,
                 // Connections lost during the round count as not converged.
-                not_converged: workers.connected.saturating_sub(converged),
-                converge_ms: last.saturating_sub(changes.last_send_ns) as f64 / 1e6,
-                converge_after_ack_ms: (last as f64 - changes.last_ack_ns as f64) / 1e6,
-                cpu: CpuSplit::between(&before, &after, bench.ticks_per_second),
+                not_converged: workers.connected.saturating_sub(tally.converged),
+                converge_ms: tally.last_converged_ns.saturating_sub(changes.last_send_ns) as f64
+                    / 1e6,
+                converge_after_ack_ms: (tally.last_converged_ns as f64
+                    - changes.last_ack_ns as f64)
+                    / 1e6,
+                cpu,
+                replica_cpu_us_per_frame: cpu.server_us_per(tally.frames),
                 replica_rss_mib: bench
                     .replicas
                     .iter()
                     .map(|replica| usage::rss(replica.pid()) as f64 / 1048576.0)
                     .collect(),
+                floor: None,
             });
             eprintln!("    {}", results.last().unwrap().summary());
         }
         drop(writer);
         workers.stop().await;
+        // The floor of the same rounds, now that the replicas' subscribers are gone. Without
+        // it the replicas' figures still stand.
+        let floors = fanout_floor::run(bench, subscribers, &rates)
+            .await
+            .inspect_err(|error| eprintln!("warning: the fan-out floor failed: {error:#}"))
+            .unwrap_or_default();
+        let this_count = results.len() - rates.len();
+        for (result, floor) in results[this_count..].iter_mut().zip(floors) {
+            result.floor = Some(floor);
+            eprintln!("    {}", result.floor_summary());
+        }
     }
     Ok(results)
+}
+
+/// Frames delivered over frames that would be if no subscriber skipped a version.
+pub fn share(frames: u64, changes: u64, connected: u64) -> f64 {
+    let ideal = changes as f64 * connected as f64;
+    if ideal > 0.0 {
+        frames as f64 / ideal
+    } else {
+        0.0
+    }
 }
 
 /// Sends `rate` increments a second for `seconds` on a schedule (not waiting for acks), and

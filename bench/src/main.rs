@@ -7,7 +7,9 @@
 //! 1. idle memory per WebSocket on one fresh replica ([`memory`]);
 //! 2. fan-out latency and completeness ([`fanout`]), with subscribers in worker processes
 //!    ([`worker`], `bench worker`, driven through [`workers`]) spread over source addresses of
-//!    127.0.0.0/8;
+//!    127.0.0.0/8; then the same rounds from blocking writers instead of the replicas
+//!    ([`fanout_floor`], [`blocking_writer`]), the floor a replica's CPU per frame is quoted
+//!    against;
 //! 3. write throughput over WebSocket and REST against `redis-benchmark` running the same Lua
 //!    script directly ([`writes`]);
 //! 4. the frontend's weight and its time to the first value in headless Chromium
@@ -29,11 +31,13 @@
 //! Modules depend on each other in one direction only: phases on the harness and the parts
 //! below it, [`results`] on the phases, [`targets`] on [`results`], [`report`] on both.
 
+mod blocking_writer;
 mod chromium;
 mod clicks;
 mod client;
 mod cluster;
 mod fanout;
+mod fanout_floor;
 mod floor;
 mod frontend;
 mod harness;
@@ -68,7 +72,7 @@ struct Cli {
     /// What a benchmark run measures and where it writes (the coordinator's options).
     #[command(flatten)]
     options: Options,
-    /// `worker` when started by the coordinator as a load-generator process.
+    /// `worker` or `blocking-writer` when started by the coordinator as one of its processes.
     #[command(subcommand)]
     role: Option<Role>,
 }
@@ -78,6 +82,9 @@ enum Role {
     /// One load-generator process of the benchmark (started by it, not by people).
     #[command(name = worker::WORKER_COMMAND, hide = true)]
     Worker(worker::WorkerArgs),
+    /// The fan-out's floor: a blocking writer of state frames (started by the benchmark).
+    #[command(name = blocking_writer::COMMAND, hide = true)]
+    BlockingWriter(blocking_writer::Args),
 }
 
 #[derive(clap::Args)]
@@ -119,6 +126,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.role {
         Some(Role::Worker(args)) => worker::worker(&args),
+        Some(Role::BlockingWriter(args)) => blocking_writer::run(&args),
         None => bench(cli.options),
     };
     // Errors are printed as one line of context chain, like xtask's own.

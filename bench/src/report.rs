@@ -81,6 +81,10 @@ pub fn tables(results: &Results) -> String {
         }
     }
 
+    if results.fanout.iter().any(|r| r.floor.is_some()) {
+        floor(&mut out, results);
+    }
+
     if let Some(writes) = &results.writes {
         let _ = writeln!(
             out,
@@ -194,6 +198,39 @@ pub fn tables(results: &Results) -> String {
         );
     }
     out
+}
+
+/// The fan-out rounds' CPU per delivered frame against the floor's.
+fn floor(out: &mut String, results: &Results) {
+    let _ = writeln!(
+        out,
+        "\n### Fan-out against the floor (the same rounds from a blocking writer per replica)\n"
+    );
+    let _ = writeln!(
+        out,
+        "| subscribers | changes/s | replicas' CPU µs per frame | floor's CPU µs per frame | \
+         replicas / floor | floor p50 / p99 ms | floor frames/s (delivered) | \
+         CPU floor / generator % |"
+    );
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---|---:|---|");
+    for r in &results.fanout {
+        let Some(floor) = &r.floor else { continue };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.2} | {:.2} | {:.2}× | {:.1} / {:.1} | {:.0} ({:.0} %) | {:.0} / {:.0} |",
+            r.subscribers,
+            r.changes_per_second,
+            r.replica_cpu_us_per_frame,
+            floor.cpu_us_per_frame,
+            r.floor_ratio().unwrap_or(f64::NAN),
+            floor.latency.p50_ms,
+            floor.latency.p99_ms,
+            floor.frames_per_second,
+            floor.delivered_share * 100.0,
+            floor.cpu.replicas_pct,
+            floor.cpu.generator_pct,
+        );
+    }
 }
 
 /// The click-latency table: one row per stage and K, p50 / p95 in milliseconds.

@@ -11,6 +11,11 @@ use crate::results::Results;
 pub const FANOUT_ROUNDS: [(usize, u32); 2] = [(10_000, 10), (20_000, 1)];
 /// The fan-out latency budget at the 99th percentile, in milliseconds.
 pub const FANOUT_P99_MS: f64 = 50.0;
+/// The fan-out round (subscribers, changes per second) whose replica CPU per delivered frame
+/// must stay within [`FLOOR_RATIO`] of the floor's (blocking writers to the same sockets).
+pub const FLOOR_ROUND: (usize, u32) = (10_000, 10);
+/// How many times the floor's CPU per delivered frame a replica may spend.
+pub const FLOOR_RATIO: f64 = 1.5;
 /// The hot counter round (subscribers, changes per second): every subscriber shows the final
 /// value within [`HOT_COUNTER_MS`] of the last change.
 pub const HOT_COUNTER_ROUND: (usize, u32) = (1_000, 1_000);
@@ -76,6 +81,30 @@ pub fn check(results: &Results) -> Vec<Row> {
             verdict,
         });
     }
+
+    let (subscribers, rate) = FLOOR_ROUND;
+    let ratio = round(FLOOR_ROUND).and_then(|r| Some((r, r.floor.as_ref()?, r.floor_ratio()?)));
+    let (measured, verdict) = match ratio {
+        Some((r, floor, ratio)) => (
+            format!(
+                "replicas {:.2} µs, floor {:.2} µs of CPU per delivered frame: {ratio:.2}×",
+                r.replica_cpu_us_per_frame, floor.cpu_us_per_frame
+            ),
+            judge(
+                ratio <= FLOOR_RATIO,
+                format!("{ratio:.2}× against {FLOOR_RATIO}×"),
+            ),
+        ),
+        None => not_run(),
+    };
+    rows.push(Row {
+        target: format!(
+            "{subscribers} subscribers at {rate} change/s: replicas' CPU per delivered frame \
+             ≤ {FLOOR_RATIO}× the floor's (a blocking writer to the same sockets)"
+        ),
+        measured,
+        verdict,
+    });
 
     let (subscribers, rate) = HOT_COUNTER_ROUND;
     let (measured, verdict) = match round(HOT_COUNTER_ROUND) {
@@ -293,7 +322,10 @@ mod tests {
 
     #[test]
     fn the_full_plan_runs_every_round_a_target_is_set_at() {
-        for round in FANOUT_ROUNDS.into_iter().chain([HOT_COUNTER_ROUND]) {
+        for round in FANOUT_ROUNDS
+            .into_iter()
+            .chain([HOT_COUNTER_ROUND, FLOOR_ROUND])
+        {
             assert!(
                 planned(&Plan::full(), round),
                 "{round:?} is not in the full plan"
@@ -309,6 +341,7 @@ mod tests {
         assert_eq!(thousands(20_000), "20,000");
         assert_eq!(thousands(999), "999");
         assert_eq!(format!("{FANOUT_P99_MS} ms"), "50 ms");
+        assert_eq!(format!("{FLOOR_RATIO}×"), "1.5×");
         assert_eq!(format!("{IDLE_KIB_PER_SOCKET} KiB"), "8 KiB");
         assert_eq!(
             format!("{} %", WRITE_SHARE_OF_REDIS_BENCHMARK * 100.0),

@@ -102,6 +102,8 @@ pub struct CpuSplit {
     pub redis_pct: f64,
     /// The load generator: what the machine spent measuring rather than serving.
     pub generator_pct: f64,
+    /// The wall time the shares are of, in seconds: a share times this is CPU time.
+    pub seconds: f64,
 }
 
 impl CpuSplit {
@@ -112,6 +114,16 @@ impl CpuSplit {
             replicas_pct: pct(before.replicas, after.replicas),
             redis_pct: pct(before.redis, after.redis),
             generator_pct: pct(before.generator, after.generator),
+            seconds: wall,
         }
+    }
+
+    /// The server's CPU time (the replicas', or whatever stood in their place) per frame
+    /// delivered, in µs; 0 without frames.
+    pub fn server_us_per(&self, frames: u64) -> f64 {
+        if frames == 0 {
+            return 0.0;
+        }
+        self.replicas_pct / 100.0 * self.seconds * 1e6 / frames as f64
     }
 }

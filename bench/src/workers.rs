@@ -9,6 +9,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use crate::cluster::SourceAddresses;
+use crate::latency::{self, Latency};
 use crate::worker::{Command, Ready, RoundReport, WORKER_COMMAND};
 
 /// Subscribers per worker process. A worker decodes its frames one after another, so a burst of
@@ -27,6 +28,41 @@ pub struct Workers {
     workers: Vec<Worker>,
     /// Connections open after the start, over all workers.
     pub connected: u64,
+}
+
+/// What all workers saw in one round, summed over their reports.
+pub struct Tally {
+    /// Send-to-receipt latency over every frame.
+    pub latency: Latency,
+    /// State frames received.
+    pub frames: u64,
+    /// Frames whose version was not above the previous one on the same connection.
+    pub stale: u64,
+    /// Connections that reached the final version.
+    pub converged: u64,
+    /// When the last of them first showed it (ns, shared clock).
+    pub last_converged_ns: u64,
+}
+
+impl Tally {
+    fn of(reports: &[RoundReport]) -> Tally {
+        let mut histogram = latency::histogram();
+        let (mut frames, mut stale, mut converged, mut last) = (0, 0, 0, 0);
+        for report in reports {
+            latency::add_pairs(&mut histogram, &report.latency_us);
+            frames += report.frames;
+            stale += report.stale;
+            converged += report.converged;
+            last = last.max(report.last_converged_ns);
+        }
+        Tally {
+            latency: Latency::of(&histogram),
+            frames,
+            stale,
+            converged,
+            last_converged_ns: last,
+        }
+    }
 }
 
 /// One worker process and its two pipes.
@@ -106,13 +142,9 @@ impl Workers {
             .collect()
     }
 
-    /// Tells every worker the round is over and collects their reports, each due within
+    /// Tells every worker the round is over and sums up their reports, each due within
     /// `report_within`.
-    pub async fn round(
-        &mut self,
-        command: &Command,
-        report_within: Duration,
-    ) -> Result<Vec<RoundReport>> {
+    pub async fn round(&mut self, command: &Command, report_within: Duration) -> Result<Tally> {
         let mut line = serde_json::to_string(command)?;
         line.push('\n');
         for worker in &mut self.workers {
@@ -127,7 +159,7 @@ impl Workers {
                 .context("a bench worker exited during a round")?;
             reports.push(serde_json::from_str(&line)?);
         }
-        Ok(reports)
+        Ok(Tally::of(&reports))
     }
 
     pub async fn stop(mut self) {
