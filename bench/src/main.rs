@@ -9,7 +9,8 @@
 //!    ([`worker`], `bench worker`, driven through [`workers`]) spread over source addresses of
 //!    127.0.0.0/8; then the same rounds from blocking writers instead of the replicas
 //!    ([`fanout_floor`], [`blocking_writer`]), the floor a replica's CPU per frame is quoted
-//!    against;
+//!    against; then the same at 1,000 subscribers while each replica also serves 10,000 idle
+//!    counters ([`idle_counters`]);
 //! 3. write throughput over WebSocket and REST against `redis-benchmark` running the same Lua
 //!    script directly ([`writes`]);
 //! 4. the frontend's weight and its time to the first value in headless Chromium
@@ -41,6 +42,7 @@ mod fanout_floor;
 mod floor;
 mod frontend;
 mod harness;
+mod idle_counters;
 mod latency;
 mod memory;
 mod page_log;
@@ -96,6 +98,10 @@ struct Options {
     /// Nothing else runs and BENCHMARKS.md is left alone: for profiling one case.
     #[arg(long, value_name = "SUBSCRIBERS:RATE", value_parser = plan::parse_round)]
     fanout: Vec<(usize, u32)>,
+    /// Idle counters (one socket each) per replica beside which the fan-out rounds run again
+    /// (with `--fanout`: those rounds; 0: none). Default: 10,000 in a full run, 2,000 quick.
+    #[arg(long, value_name = "N")]
+    idle_counters: Option<usize>,
     /// Only the click latency in browsers (K = 2 and 8 pages; with `--quick`, 10 clicks
     /// each). BENCHMARKS.md is left alone: for working on the page's hot path.
     #[arg(long, conflicts_with = "fanout")]
@@ -140,13 +146,16 @@ fn main() -> ExitCode {
 }
 
 fn bench(options: Options) -> Result<()> {
-    let plan = if !options.fanout.is_empty() {
+    let mut plan = if !options.fanout.is_empty() {
         Plan::fanout_only(&options.fanout)
     } else if options.quick {
         Plan::quick()
     } else {
         Plan::full()
     };
+    if let Some(idle_counters) = options.idle_counters {
+        plan.idle_counters = idle_counters;
+    }
     let plan = if options.clicks_only {
         Plan::clicks_only(plan)
     } else if options.embedded_writes {
@@ -202,11 +211,15 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
             .map_err(|error| note("idle-memory", error))
             .unwrap_or_default();
     }
-    let mut fanout = Vec::new();
+    let (mut fanout, mut fanout_idle) = (Vec::new(), None);
     if all || plan.scope == Scope::FanoutOnly {
         fanout = fanout::run(&mut bench)
             .await
             .map_err(|error| note("fan-out", error))
+            .unwrap_or_default();
+        fanout_idle = idle_counters::run(&mut bench)
+            .await
+            .map_err(|error| note("fan-out beside idle counters", error))
             .unwrap_or_default();
     }
     let (mut writes, mut frontend) = (None, None);
@@ -235,6 +248,7 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
         plan,
         idle,
         fanout,
+        fanout_idle,
         writes,
         frontend,
         clicks,

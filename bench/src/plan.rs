@@ -45,6 +45,12 @@ pub struct Plan {
     pub fanout: Vec<(usize, Vec<u32>)>,
     /// How long the writer makes changes in each fan-out round.
     pub fanout_seconds: f64,
+    /// Idle counters (one socket each) every replica serves beside the rounds of
+    /// `idle_counter_rounds`; 0: those rounds do not run.
+    pub idle_counters: usize,
+    /// Fan-out rounds run again beside the idle counters, to set beside the same rounds of
+    /// `fanout` without them.
+    pub idle_counter_rounds: Vec<(usize, Vec<u32>)>,
     /// How many concurrent writers each write-throughput measurement has.
     pub writers: Vec<usize>,
     /// How long each write-throughput measurement runs.
@@ -70,6 +76,8 @@ impl Plan {
                 .map(|subscribers| (subscribers, vec![1, 10, 100, 1_000]))
                 .collect(),
             fanout_seconds: 5.0,
+            idle_counters: 10_000,
+            idle_counter_rounds: vec![(1_000, vec![1, 10, 100, 1_000])],
             writers: vec![1, 16, 256],
             write_seconds: 5.0,
             redis_benchmark_requests: 200_000,
@@ -86,6 +94,8 @@ impl Plan {
             idle_connections: vec![1_000],
             fanout: vec![(1_000, vec![10, 1_000])],
             fanout_seconds: 2.0,
+            idle_counters: 2_000,
+            idle_counter_rounds: vec![(1_000, vec![1_000])],
             writers: vec![1, 16],
             write_seconds: 1.5,
             redis_benchmark_requests: 20_000,
@@ -95,15 +105,19 @@ impl Plan {
         }
     }
 
-    /// Only these fan-out rounds (subscribers, changes per second), five seconds each.
+    /// Only these fan-out rounds (subscribers, changes per second), five seconds each; run
+    /// again beside idle counters only when a number of them is asked for.
     pub fn fanout_only(rounds: &[(usize, u32)]) -> Plan {
+        let fanout: Vec<(usize, Vec<u32>)> = rounds
+            .iter()
+            .map(|&(subscribers, rate)| (subscribers, vec![rate]))
+            .collect();
         Plan {
             scope: Scope::FanoutOnly,
-            fanout: rounds
-                .iter()
-                .map(|&(subscribers, rate)| (subscribers, vec![rate]))
-                .collect(),
+            idle_counter_rounds: fanout.clone(),
+            fanout,
             fanout_seconds: 5.0,
+            idle_counters: 0,
             ..Plan::quick()
         }
     }

@@ -8,7 +8,9 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::clicks::ClickResult;
+use crate::fanout::FanoutResult;
 use crate::frontend::kb;
+use crate::idle_counters::IdleCountersResult;
 use crate::latency::Percentiles;
 use crate::results::Results;
 use crate::targets;
@@ -83,6 +85,10 @@ pub fn tables(results: &Results) -> String {
 
     if results.fanout.iter().any(|r| r.floor.is_some()) {
         floor(&mut out, results);
+    }
+
+    if let Some(idle) = &results.fanout_idle {
+        fanout_beside_idle(&mut out, idle, &results.fanout);
     }
 
     if let Some(writes) = &results.writes {
@@ -229,6 +235,43 @@ fn floor(out: &mut String, results: &Results) {
             floor.delivered_share * 100.0,
             floor.cpu.replicas_pct,
             floor.cpu.generator_pct,
+        );
+    }
+}
+
+/// The fan-out rounds beside idle counters, each next to the same round without them.
+fn fanout_beside_idle(out: &mut String, idle: &IdleCountersResult, without: &[FanoutResult]) {
+    let _ = writeln!(
+        out,
+        "\n### Fan-out beside {} idle counters per replica ({} idle sockets connected)\n",
+        idle.per_replica, idle.connected
+    );
+    let _ = writeln!(
+        out,
+        "| subscribers | changes/s | p50 ms without / beside | p99 ms without / beside | \
+         max ms without / beside | not converged beside | CPU replicas / redis / generator % beside |"
+    );
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---|");
+    for r in &idle.rounds {
+        let base = without.iter().find(|b| {
+            b.subscribers == r.subscribers && b.changes_per_second == r.changes_per_second
+        });
+        let pair = |ms: fn(&FanoutResult) -> f64| match base {
+            Some(b) => format!("{:.1} / {:.1}", ms(b), ms(r)),
+            None => format!("— / {:.1}", ms(r)),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {:.0} / {:.0} / {:.0} |",
+            r.subscribers,
+            r.changes_per_second,
+            pair(|r| r.latency.p50_ms),
+            pair(|r| r.latency.p99_ms),
+            pair(|r| r.latency.max_ms),
+            r.not_converged,
+            r.cpu.replicas_pct,
+            r.cpu.redis_pct,
+            r.cpu.generator_pct,
         );
     }
 }

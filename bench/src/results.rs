@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::clicks::ClickResult;
 use crate::fanout::FanoutResult;
 use crate::frontend::FrontendResult;
+use crate::idle_counters::IdleCountersResult;
 use crate::memory::IdleResult;
 use crate::plan::Plan;
 use crate::writes::WriteResults;
@@ -25,6 +26,8 @@ pub struct Results {
     pub idle: Vec<IdleResult>,
     /// One entry per fan-out round.
     pub fanout: Vec<FanoutResult>,
+    /// Fan-out rounds again beside idle counters; `None` when the phase failed or did not run.
+    pub fanout_idle: Option<IdleCountersResult>,
     /// Write throughput; `None` when the phase failed or did not run.
     pub writes: Option<WriteResults>,
     /// The frontend's weight and start; `None` when the phase failed or did not run.

@@ -43,6 +43,10 @@ pub struct WorkerArgs {
     /// How many connections to open.
     #[arg(long)]
     connections: usize,
+    /// Gives every connection a counter of its own: connection k watches the counter of its
+    /// URL with `-{numbered_from + k}` appended (idle counters, one socket each).
+    #[arg(long)]
+    numbered_from: Option<usize>,
 }
 
 /// The first line a worker prints: how its connections went.
@@ -122,7 +126,10 @@ async fn run(args: &WorkerArgs) -> Result<()> {
     let (events, mut received) = mpsc::unbounded_channel();
     let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     for conn in 0..args.connections {
-        let url = args.urls[conn % args.urls.len()].clone();
+        let mut url = args.urls[conn % args.urls.len()].clone();
+        if let Some(first) = args.numbered_from {
+            url = format!("{url}-{}", first + conn);
+        }
         let source = args.sources[(conn / args.urls.len()) % args.sources.len()];
         tokio::spawn(subscriber(
             conn,

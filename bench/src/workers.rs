@@ -83,9 +83,29 @@ impl Workers {
         count: usize,
         sources: &mut SourceAddresses,
     ) -> Result<Workers> {
+        Self::spawn(urls, count, sources, false).await
+    }
+
+    /// Like [`Workers::start`], but each connection watches a counter of its own: the
+    /// counter of its URL with a number appended, unique over all workers.
+    pub async fn start_numbered(
+        urls: &[String],
+        count: usize,
+        sources: &mut SourceAddresses,
+    ) -> Result<Workers> {
+        Self::spawn(urls, count, sources, true).await
+    }
+
+    async fn spawn(
+        urls: &[String],
+        count: usize,
+        sources: &mut SourceAddresses,
+        numbered: bool,
+    ) -> Result<Workers> {
         let exe = std::env::current_exe().context("cannot find the bench binary")?;
         let processes = count.div_ceil(SUBSCRIBERS_PER_WORKER).max(1);
         let mut workers = Vec::with_capacity(processes);
+        let mut first = 0;
         for index in 0..processes {
             let share = count / processes + usize::from(index < count % processes);
             let mut command = tokio::process::Command::new(&exe);
@@ -93,6 +113,10 @@ impl Workers {
                 .arg(WORKER_COMMAND)
                 .arg("--connections")
                 .arg(share.to_string());
+            if numbered {
+                command.arg("--numbered-from").arg(first.to_string());
+            }
+            first += share;
             for url in urls {
                 command.arg("--url").arg(url);
             }

@@ -26,6 +26,10 @@ pub struct Options {
     /// Nothing else runs and BENCHMARKS.md is left alone: for profiling one case.
     #[arg(long, value_name = "SUBSCRIBERS:RATE")]
     fanout: Vec<String>,
+    /// Idle counters (one socket each) per replica beside which the fan-out rounds run again
+    /// (with --fanout: those rounds; 0: none). Default: 10,000 in a full run, 2,000 quick.
+    #[arg(long, value_name = "N")]
+    idle_counters: Option<usize>,
     /// Only the click latency in browsers (K = 2 and 8 pages; with --quick, 10 clicks each).
     /// BENCHMARKS.md is left alone: for working on the page's hot path.
     #[arg(long, conflicts_with = "fanout")]
@@ -105,6 +109,9 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
     }
     for round in &options.fanout {
         command.arg(format!("--fanout={round}"));
+    }
+    if let Some(idle_counters) = options.idle_counters {
+        command.arg(format!("--idle-counters={idle_counters}"));
     }
     workspace::run(&mut command)
 }

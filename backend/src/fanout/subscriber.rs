@@ -2,22 +2,24 @@
 //! replica's [`Hub`], and keeps the hub right when pub/sub drops messages.
 //!
 //! Redis pub/sub is at-most-once: a message published while the subscriber is reconnecting
-//! is gone. So after every (re)subscribe, and then periodically, the subscriber re-reads
-//! every counter this replica serves (the reconcile), which also catches values changed
-//! behind the service's back.
+//! is gone. So after every (re)subscribe, and then periodically, the subscriber has every
+//! counter this replica serves re-read ([`reconcile`](super::reconcile)), which also catches
+//! values changed behind the service's back. A round runs in a task of its own: this loop
+//! only starts it and hears how it ended, and meanwhile goes on delivering messages.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use shared::CounterState;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::Hub;
+use super::{Hub, reconcile};
 use crate::metrics::Metrics;
 use crate::serving::Serving;
 use crate::store::redis::refuses_writes;
-use crate::store::{RedisStore, StoreError, damaged_counter};
+use crate::store::{RedisStore, StoreError};
 
 /// The longest pause between two attempts to resubscribe.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -82,7 +84,7 @@ pub async fn run(
 async fn subscribe_and_follow(
     store: &RedisStore,
     hub: &Hub,
-    metrics: &Metrics,
+    metrics: &Arc<Metrics>,
     reconcile_every: Duration,
     backoff: &mut Duration,
 ) -> StoreError {
@@ -106,14 +108,17 @@ async fn subscribe_and_follow(
         Err(_) => return StoreError::Unavailable("subscribing timed out".into()),
     };
     // Subscribed first, then re-read: a change made in between arrives by pub/sub, and the
-    // hub drops whichever copy is older.
-    if let Err(err) = reconcile(store, hub, metrics).await {
-        return err;
-    }
-    hub.set_live(true);
-    *backoff = Duration::from_millis(50);
-    tracing::info!("Redis subscriber live");
-
+    // hub drops whichever copy is older. The replica is live once that first round is done.
+    // At most one round runs at a time; dropping the set (the connection ended) aborts it.
+    let mut rounds = JoinSet::new();
+    let start_round = |rounds: &mut JoinSet<_>| {
+        rounds.spawn(reconcile::round(
+            store.clone(),
+            hub.clone(),
+            Arc::clone(metrics),
+        ));
+    };
+    start_round(&mut rounds);
     let mut tick = tokio::time::interval(reconcile_every);
     // A reconcile slower than the period must not be followed by another at once.
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -126,6 +131,18 @@ async fn subscribe_and_follow(
                 };
                 deliver(store, hub, metrics, message.get_channel_name(), message.get_payload_bytes());
             }
+            Some(ended) = rounds.join_next(), if !rounds.is_empty() => {
+                match ended {
+                    Ok(Ok(())) if !hub.live() => {
+                        hub.set_live(true);
+                        *backoff = Duration::from_millis(50);
+                        tracing::info!("Redis subscriber live");
+                    }
+                    Ok(Ok(())) => {}
+                    Ok(Err(err)) => return err,
+                    Err(err) => return StoreError::Unavailable(format!("reconcile task: {err}")),
+                }
+            }
             _ = tick.tick() => {
                 // A ping proves the subscriber connection itself still works; a hung or
                 // half-open connection would otherwise go unnoticed. In subscribed mode Redis
@@ -137,8 +154,9 @@ async fn subscribe_and_follow(
                     Ok(Err(err)) => return unavailable(err),
                     Err(_) => return StoreError::Unavailable("subscriber ping timed out".into()),
                 }
-                if let Err(err) = reconcile(store, hub, metrics).await {
-                    return err;
+                // A round still running (a slow Redis, many counters) is not doubled.
+                if rounds.is_empty() {
+                    start_round(&mut rounds);
                 }
             }
         }
@@ -165,34 +183,4 @@ fn deliver(store: &RedisStore, hub: &Hub, metrics: &Metrics, channel: &str, payl
             tracing::warn!(channel, %payload, "dropped a message that is not a state of its counter");
         }
     }
-}
-
-/// Re-reads every counter served here and offers the result to the hub. One counter whose
-/// keys are damaged, or whose repair Redis refuses, is passed over; only an unreachable
-/// Redis ends the round (and the subscriber connection, which is then rebuilt).
-async fn reconcile(store: &RedisStore, hub: &Hub, metrics: &Metrics) -> Result<(), StoreError> {
-    for (name, known, _) in hub.served() {
-        match store.reconcile(&name, known.as_ref()).await {
-            Ok(state) => {
-                hub.publish(state);
-                if hub.set_fault(&name, None) {
-                    tracing::info!(counter = %name, "counter repaired");
-                }
-            }
-            Err(StoreError::Damaged { counter, key, why }) => {
-                metrics.damaged(&key);
-                if hub.set_fault(&counter, Some(damaged_counter())) {
-                    tracing::error!(
-                        %counter, %key, %why,
-                        "damaged key: this counter's sockets are told, the others carry on"
-                    );
-                }
-            }
-            Err(StoreError::Refused(detail)) => {
-                tracing::warn!(counter = %name, %detail, "Redis refused a repair; retried next round");
-            }
-            Err(err) => return Err(err),
-        }
-    }
-    Ok(())
 }

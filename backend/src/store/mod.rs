@@ -15,7 +15,7 @@ use std::time::Duration;
 use shared::{Change, CounterName, CounterState, ErrorCode, ProtocolError};
 
 pub use self::embedded::EmbeddedStore;
-pub use self::redis::RedisStore;
+pub use self::redis::{PerCounter, RedisStore};
 
 /// The result of applying a change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,6 +103,23 @@ pub(crate) async fn within<T>(
         })
 }
 
+/// How often a replica records its socket count on a counter whose count has not changed,
+/// so that the record stays alive: a replica that stops recording (it died) stops counting
+/// a few refreshes later.
+pub const PRESENCE_REFRESH: Duration = Duration::from_secs(3);
+
+/// One counter in a presence round.
+#[derive(Clone, Debug)]
+pub struct Presence {
+    /// The counter.
+    pub name: CounterName,
+    /// Sockets on this replica watching it.
+    pub local: usize,
+    /// Whether `local` is to be recorded (it changed, or its record is due for a refresh), or
+    /// only the total read.
+    pub record: bool,
+}
+
 /// The store this replica uses.
 pub enum Store {
     /// `--redis-url` given: any number of replicas share it.
@@ -128,11 +145,13 @@ impl Store {
         }
     }
 
-    /// Records this replica's sockets on a counter and returns the total over all replicas.
-    pub async fn presence(&self, name: &CounterName, local: usize) -> Result<u64, StoreError> {
+    /// Records this replica's sockets on the counters marked to be recorded and returns each
+    /// counter's total over all replicas, in order; `Err` only when the store could not be
+    /// reached.
+    pub async fn presence_many(&self, counts: &[Presence]) -> Result<PerCounter<u64>, StoreError> {
         match self {
-            Self::Redis(store) => store.presence(name, local).await,
-            Self::Embedded(_) => Ok(local as u64),
+            Self::Redis(store) => store.presence_many(counts).await,
+            Self::Embedded(_) => Ok(counts.iter().map(|count| Ok(count.local as u64)).collect()),
         }
     }
 

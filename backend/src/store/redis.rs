@@ -8,11 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisError, Script, TlsCertificates};
+use redis::{Client, RedisError, Script, ScriptInvocation, TlsCertificates};
 use shared::{Change, CounterName, CounterState};
 
 use super::keys::Keys;
 use super::{Applied, StoreError};
+
+mod batch;
+
+pub use self::batch::PerCounter;
 
 /// The script that applies one change (dedupe, increment, version, publish), as Redis runs
 /// it. Both scripts that read a counter begin with the one function that builds the state
@@ -38,7 +42,7 @@ struct Scripts {
     apply: Script,
     /// `lua/reconcile.lua`: a read that repairs the version of a value changed by hand.
     reconcile: Script,
-    /// `lua/presence.lua`: this replica's sockets on a counter in, the total out.
+    /// `lua/presence.lua`: records this replica's sockets on a counter.
     presence: Script,
 }
 
@@ -65,9 +69,6 @@ struct Inner {
     /// Longest wait for one command before answering `unavailable`.
     timeout: Duration,
 }
-
-/// How long a replica's presence field outlives its last refresh.
-const PRESENCE_TTL: Duration = Duration::from_secs(10);
 
 impl RedisStore {
     /// Prepares the connection without waiting for Redis, so a replica starts (not ready)
@@ -149,15 +150,7 @@ impl RedisStore {
         &self,
         call: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, StoreError> {
-        let call = async {
-            call.await.map_err(|err| {
-                if refuses_writes(&err) {
-                    StoreError::Refused(err.to_string())
-                } else {
-                    StoreError::Unavailable(err.to_string())
-                }
-            })
-        };
+        let call = async { call.await.map_err(store_error) };
         super::within(self.inner.timeout, "Redis", call).await
     }
 
@@ -197,6 +190,18 @@ impl RedisStore {
         name: &CounterName,
         known: Option<&CounterState>,
     ) -> Result<CounterState, StoreError> {
+        let invocation = self.reconcile_invocation(name, known);
+        let mut conn = self.inner.conn.clone();
+        let reply: Vec<String> = self.bounded(invocation.invoke_async(&mut conn)).await?;
+        state_of(&self.inner.keys, name, &reply)
+    }
+
+    /// The call of `lua/reconcile.lua` for one counter, alone or in a batch.
+    fn reconcile_invocation(
+        &self,
+        name: &CounterName,
+        known: Option<&CounterState>,
+    ) -> ScriptInvocation<'_> {
         let keys = &self.inner.keys;
         let (known_value, known_version) = match known {
             Some(state) => (state.value.to_string(), state.version),
@@ -210,20 +215,7 @@ impl RedisStore {
             .arg(known_version)
             .arg(keys.channel(name))
             .arg(name.as_str());
-        let mut conn = self.inner.conn.clone();
-        let reply: Vec<String> = self.bounded(invocation.invoke_async(&mut conn)).await?;
-        state_of(keys, name, &reply)
-    }
-
-    pub async fn presence(&self, name: &CounterName, local: usize) -> Result<u64, StoreError> {
-        let mut invocation = self.inner.scripts.presence.prepare_invoke();
         invocation
-            .key(self.inner.keys.presence(name))
-            .arg(&self.inner.replica_id)
-            .arg(local)
-            .arg(PRESENCE_TTL.as_millis() as u64);
-        let mut conn = self.inner.conn.clone();
-        self.bounded(invocation.invoke_async(&mut conn)).await
     }
 
     /// Ok when Redis answers a PING in time. Redis answers PING with MISCONF while it
@@ -236,6 +228,15 @@ impl RedisStore {
             Ok(_) | Err(StoreError::Refused(_)) => Ok(()),
             Err(err) => Err(err),
         }
+    }
+}
+
+/// What a failed Redis call means for the caller: a refusal to write, or an outage.
+fn store_error(err: RedisError) -> StoreError {
+    if refuses_writes(&err) {
+        StoreError::Refused(err.to_string())
+    } else {
+        StoreError::Unavailable(err.to_string())
     }
 }
 

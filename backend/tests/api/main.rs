@@ -15,6 +15,7 @@ mod liveness;
 mod load_balancer;
 mod protocol;
 mod publish;
+mod reconcile;
 mod redis;
 mod refusals;
 mod security;

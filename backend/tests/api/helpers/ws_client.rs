@@ -53,6 +53,11 @@ impl WsClient {
         client
     }
 
+    /// [`WsClient::connect`] to an owned URL, for many connections opened at once.
+    pub async fn connect_owned(url: String) -> Self {
+        Self::connect(&url).await
+    }
+
     /// The next frame from the server (states are checked and recorded).
     pub async fn next(&mut self) -> ServerMessage {
         loop {
