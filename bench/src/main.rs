@@ -18,12 +18,13 @@
 //!
 //! It prints a table and writes the results as JSON; a full run also writes the results section
 //! of `BENCHMARKS.md` ([`report`]), judged against the targets ([`targets`]). `--quick` runs a
-//! small version of everything; `--fanout` and `--clicks-only` run one phase. Every loop is
+//! small version of everything; `--fanout`, `--clicks-only` and `--frontend-only` run one
+//! phase. Every loop is
 //! bounded by a count or a timeout.
 //!
 //! The rest: [`plan`] (the sizes of a run), [`harness`] (what every phase works with),
 //! [`cluster`] (Redis and the replicas), [`client`] (the WebSocket client), [`chromium`]
-//! (browsers through chromedriver), [`latency`] (the shared clock, histograms and
+//! (browsers through chromedriver), [`load_stages`] (the stages of a cold load), [`latency`] (the shared clock, histograms and
 //! percentiles), [`usage`] (CPU and memory from `/proc`) and [`results`].
 //! Modules depend on each other in one direction only: phases on the harness and the parts
 //! below it, [`results`] on the phases, [`targets`] on [`results`], [`report`] on both.
@@ -37,6 +38,7 @@ mod floor;
 mod frontend;
 mod harness;
 mod latency;
+mod load_stages;
 mod memory;
 mod page_log;
 mod plan;
@@ -91,6 +93,10 @@ struct Options {
     /// each). BENCHMARKS.md is left alone: for working on the page's hot path.
     #[arg(long, conflicts_with = "fanout")]
     clicks_only: bool,
+    /// Only the frontend: its weight and its cold loads in Chromium, stage by stage (10 loads;
+    /// with `--quick`, 2). BENCHMARKS.md is left alone: for working on the page's start.
+    #[arg(long, conflicts_with_all = ["fanout", "clicks_only"])]
+    frontend_only: bool,
     /// The backend binary to measure.
     #[arg(long, value_name = "PATH", required = true)]
     backend: Option<PathBuf>,
@@ -134,6 +140,8 @@ fn bench(options: Options) -> Result<()> {
     };
     let plan = if options.clicks_only {
         Plan::clicks_only(plan)
+    } else if options.frontend_only {
+        Plan::frontend_only(plan)
     } else {
         plan
     };
@@ -198,6 +206,8 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
             .await
             .map_err(|error| note("write-throughput", error))
             .ok();
+    }
+    if all || plan.scope == Scope::FrontendOnly {
         frontend = frontend::run(&mut bench)
             .await
             .map_err(|error| note("frontend", error))

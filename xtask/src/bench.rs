@@ -30,6 +30,10 @@ pub struct Options {
     /// BENCHMARKS.md is left alone: for working on the page's hot path.
     #[arg(long, conflicts_with = "fanout")]
     clicks_only: bool,
+    /// Only the frontend: its weight and its cold loads in Chromium, stage by stage (10 loads;
+    /// with --quick, 2). BENCHMARKS.md is left alone: for working on the page's start.
+    #[arg(long, conflicts_with_all = ["fanout", "clicks_only"])]
+    frontend_only: bool,
 }
 
 pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
@@ -67,6 +71,8 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
     });
     workspace::step(if options.clicks_only {
         "Benchmarking click latency in browsers"
+    } else if options.frontend_only {
+        "Benchmarking the frontend's cold loads"
     } else if options.quick || !options.fanout.is_empty() {
         "Benchmarking (quick)"
     } else {
@@ -92,6 +98,9 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
     }
     if options.clicks_only {
         command.arg("--clicks-only");
+    }
+    if options.frontend_only {
+        command.arg("--frontend-only");
     }
     for round in &options.fanout {
         command.arg(format!("--fanout={round}"));

@@ -3,6 +3,7 @@
 
 mod browser;
 mod contract;
+mod counter_page;
 mod deploy;
 mod embedded;
 mod faults;
