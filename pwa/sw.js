@@ -3,6 +3,12 @@
 // - Navigations go to the network first, so a new build is picked up by the next page load;
 //   when the network fails, the cached shell answers (every page of the app is the same
 //   index.html, so one cached copy serves `/` and every `/c/{name}`).
+// - The cached shell is the plain one, `/index.html`, never a counter's page: the server fills
+//   a counter's page with its value of that moment, and that number, shown offline from a
+//   cache, would pass for the current one (or be another counter's). Offline, the app shows
+//   what the device kept, marked as not live. So after each navigation the worker asks for
+//   `/index.html` again (a revalidation: usually a 304 without a body) rather than keeping the
+//   page it just passed on.
 // - Trunk's hashed files (`frontend-<16 hex>_bg.wasm`, …) never change under their name: they
 //   are served from the cache first. The worker learns their names by reading the shell's
 //   HTML — at install, and after every navigation — so they are cached before the first
@@ -11,10 +17,10 @@
 // - Bump VERSION when this file's logic changes: the browser installs the new worker, which
 //   takes over at once and removes the caches of the old one.
 
-const VERSION = "v1";
+const VERSION = "v2";
 const SHELL_CACHE = `shell-${VERSION}`;
 const ASSET_CACHE = `assets-${VERSION}`;
-const SHELL_URL = "/";
+const SHELL_URL = "/index.html";
 const SHELL_EXTRAS = [
   "/manifest.webmanifest",
   "/icons/icon-192.png",
@@ -48,8 +54,10 @@ async function syncAssets(html) {
   }
 }
 
-/** Fetches the shell and keeps it, with the files it loads. */
-async function refreshShell(response) {
+/** Fetches the plain shell and keeps it, with the files it loads. */
+async function refreshShell() {
+  const response = await fetch(SHELL_URL, { cache: "no-cache" });
+  if (!response.ok) throw new Error(`the shell answered ${response.status}`);
   const cache = await caches.open(SHELL_CACHE);
   await cache.put(SHELL_URL, response.clone());
   await syncAssets(await response.text());
@@ -58,9 +66,7 @@ async function refreshShell(response) {
 self.addEventListener("install", (event) => {
   event.waitUntil(
     (async () => {
-      const response = await fetch(SHELL_URL, { cache: "no-cache" });
-      if (!response.ok) throw new Error(`the shell answered ${response.status}`);
-      await refreshShell(response);
+      await refreshShell();
       await (await caches.open(SHELL_CACHE)).addAll(SHELL_EXTRAS);
       await self.skipWaiting();
     })(),
@@ -87,7 +93,7 @@ function isShellPage(response) {
 async function navigate(event) {
   try {
     const response = await fetch(event.request);
-    if (isShellPage(response)) event.waitUntil(refreshShell(response.clone()));
+    if (isShellPage(response)) event.waitUntil(refreshShell().catch(() => {}));
     return response;
   } catch (error) {
     const cached = await caches.match(SHELL_URL, { cacheName: SHELL_CACHE });

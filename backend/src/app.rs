@@ -17,7 +17,7 @@ use crate::ws;
 /// The whole HTTP surface. Tests can serve it on port 0 or call it directly.
 pub fn app(state: AppState) -> Router {
     // Unknown paths get the SPA shell with status 200, so client-side routes survive reloads.
-    let spa = static_files::service(&state.config.static_dir);
+    let spa = static_files::service(&state.config.static_dir, state.counters.clone());
     let api = Router::new()
         .route("/counters/{name}", get(api::get))
         .route("/counters/{name}/increment", post(api::increment))

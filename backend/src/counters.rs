@@ -2,6 +2,7 @@
 //! joins a counter. REST and WebSocket both go through here.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -61,6 +62,27 @@ impl Counters {
 
     pub async fn get(&self, name: &CounterName) -> Result<CounterState, ProtocolError> {
         self.store.get(name).await.map_err(|err| self.refuse(err))
+    }
+
+    /// The counter's state now, for a page about to be served: the hub's when this replica
+    /// watches the counter (no round trip), else one store read bounded by `within`. `None`
+    /// when the store fails or is slower: the page then starts without a value, and is not
+    /// held up for it.
+    pub async fn current(&self, name: &CounterName, within: Duration) -> Option<CounterState> {
+        if let Some(state) = self.hub.latest(name) {
+            return Some(state);
+        }
+        match tokio::time::timeout(within, self.store.get(name)).await {
+            Ok(Ok(state)) => Some(state),
+            Ok(Err(err)) => {
+                tracing::debug!(counter = %name, %err, "no value for the page");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(counter = %name, "no value for the page in time");
+                None
+            }
+        }
     }
 
     /// Adds a socket to the counter's channel, reading the counter from the store if this

@@ -3,8 +3,10 @@
 //!
 //! Each load is cold: a new browser with a fresh profile (no cache, no service worker). A
 //! script injected before the page's own (CDP `Page.addScriptToEvaluateOnNewDocument`) records
-//! `performance.now()` — milliseconds since navigation started — the moment a
-//! `[data-testid=count]` with a number in it first exists.
+//! `performance.now()` — milliseconds since navigation started — when a number is first on
+//! screen (the app's `[data-testid=count]`, or the server's first screen: the animation frame
+//! after the number is in the page, which is the frame that paints it), and the load's other
+//! stages ([`load_stages`]); a load is over once the page has rendered its first state frame.
 
 use std::io::Write;
 use std::path::Path;
@@ -16,29 +18,7 @@ use serde_json::json;
 
 use crate::chromium::{Browser, COMMAND_TIMEOUT, ChromeDriver};
 use crate::harness::Bench;
-
-/// Sets `window.__benchFirstValue` when the count element first shows a number.
-const FIRST_VALUE_PROBE: &str = r#"(() => {
-  const seen = () => {
-    const el = document.querySelector('[data-testid=count]');
-    if (el && /^-?\d+$/.test(el.textContent.trim())) {
-      if (window.__benchFirstValue === undefined) window.__benchFirstValue = performance.now();
-      return true;
-    }
-    return false;
-  };
-  if (seen()) return;
-  const observer = new MutationObserver(() => { if (seen()) observer.disconnect(); });
-  observer.observe(document, { subtree: true, childList: true, characterData: true });
-})();"#;
-
-/// Reads what the probe found, and the bytes transferred for the page and its resources.
-const READ_PROBE: &str = r#"return {
-  first: window.__benchFirstValue === undefined ? null : window.__benchFirstValue,
-  transferred: performance.getEntries()
-    .filter(e => typeof e.transferSize === 'number')
-    .reduce((sum, e) => sum + e.transferSize, 0)
-};"#;
+use crate::load_stages::{self, STAGES};
 
 #[derive(Debug, Serialize)]
 pub struct FrontendResult {
@@ -46,12 +26,35 @@ pub struct FrontendResult {
     pub files: Vec<FileWeight>,
     /// Sums over html, js, wasm and css: what the first load needs.
     pub total: FileWeight,
-    /// Each cold load's time from navigation to the first value.
+    /// Each cold load's time from navigation to the first value on screen.
     pub first_value_ms: Vec<f64>,
     /// Their median, which the target is set on; `None` when no load succeeded.
     pub first_value_median_ms: Option<f64>,
     /// Bytes over the wire for the page and everything it loaded (median over the loads).
     pub transferred_bytes_median: Option<f64>,
+    /// Where the time of a load goes, stage by stage, in the order of [`STAGES`].
+    pub stages: Vec<StageResult>,
+}
+
+/// One stage of the loads: when, after navigation, each load reached it.
+#[derive(Debug, Serialize)]
+pub struct StageResult {
+    /// The stage, as the report names it.
+    pub stage: String,
+    /// Each load that recorded the stage: milliseconds after navigation started.
+    pub each_ms: Vec<f64>,
+    /// Their median; `None` when no load recorded it (an app without the marks).
+    pub median_ms: Option<f64>,
+}
+
+/// What one cold load measured.
+struct Load {
+    /// Milliseconds from navigation to the first number on screen.
+    first: f64,
+    /// Bytes over the wire for the page and everything it loaded.
+    transferred: f64,
+    /// Each stage of [`STAGES`], when recorded.
+    stages: Vec<Option<f64>>,
 }
 
 #[derive(Debug, Serialize, Clone, Default)]
@@ -75,26 +78,43 @@ pub async fn run(bench: &mut Bench) -> Result<FrontendResult> {
     eprintln!("frontend: weight of dist/");
     let (files, total) = weigh(&bench.static_dir)?;
     let url = bench.replicas[0].http_url("/");
-    let mut first_value_ms = Vec::new();
-    let mut transferred = Vec::new();
+    let mut loads = Vec::new();
     let driver = ChromeDriver::start().await?;
-    for load in 0..bench.plan.page_loads {
+    for index in 0..bench.plan.page_loads {
         match cold_load(&driver, &url).await {
-            Ok((first, bytes)) => {
-                eprintln!("    load {}: first value at {first:.0} ms", load + 1);
-                first_value_ms.push(first);
-                transferred.push(bytes);
+            Ok(load) => {
+                eprintln!(
+                    "    load {}: first value at {:.0} ms",
+                    index + 1,
+                    load.first
+                );
+                loads.push(load);
             }
-            Err(error) => eprintln!("    load {} failed: {error:#}", load + 1),
+            Err(error) => eprintln!("    load {} failed: {error:#}", index + 1),
         }
     }
     drop(driver);
+    let first_value_ms: Vec<f64> = loads.iter().map(|load| load.first).collect();
+    let transferred: Vec<f64> = loads.iter().map(|load| load.transferred).collect();
+    let stages = STAGES
+        .iter()
+        .enumerate()
+        .map(|(index, (_, stage))| {
+            let each_ms: Vec<f64> = loads.iter().filter_map(|load| load.stages[index]).collect();
+            StageResult {
+                stage: (*stage).to_owned(),
+                median_ms: median(&each_ms),
+                each_ms,
+            }
+        })
+        .collect();
     Ok(FrontendResult {
         files,
         total,
         first_value_median_ms: median(&first_value_ms),
         transferred_bytes_median: median(&transferred),
         first_value_ms,
+        stages,
     })
 }
 
@@ -160,9 +180,9 @@ fn weigh(dist: &Path) -> Result<(Vec<FileWeight>, FileWeight)> {
     Ok((files, total))
 }
 
-/// One load in a new browser with a fresh profile: (ms to the first value, bytes
-/// transferred). The browser is closed whatever happens, so that none outlives the load.
-async fn cold_load(driver: &ChromeDriver, url: &str) -> Result<(f64, f64)> {
+/// One load in a new browser with a fresh profile. The browser is closed whatever happens, so
+/// that none outlives the load.
+async fn cold_load(driver: &ChromeDriver, url: &str) -> Result<Load> {
     let browser = driver.browser(&[]).await?;
     let outcome = match tokio::time::timeout(COMMAND_TIMEOUT, measure(&browser, url)).await {
         Ok(outcome) => outcome,
@@ -172,23 +192,32 @@ async fn cold_load(driver: &ChromeDriver, url: &str) -> Result<(f64, f64)> {
     outcome
 }
 
-async fn measure(browser: &Browser, url: &str) -> Result<(f64, f64)> {
+async fn measure(browser: &Browser, url: &str) -> Result<Load> {
     browser
         .cdp(
             "Page.addScriptToEvaluateOnNewDocument",
-            json!({"source": FIRST_VALUE_PROBE}),
+            json!({"source": load_stages::PROBE}),
         )
         .await?;
     browser.client.goto(url).await?;
     for _ in 0..100 {
-        let found = browser.client.execute(READ_PROBE, Vec::new()).await?;
-        if let Some(first) = found["first"].as_f64() {
-            let bytes = found["transferred"].as_f64().unwrap_or(0.0);
-            return Ok((first, bytes));
+        let read = browser
+            .client
+            .execute(load_stages::READ, Vec::new())
+            .await?;
+        if read["done"].as_bool() == Some(true) {
+            let stages = load_stages::stages_of(&read);
+            return Ok(Load {
+                first: read["stages"]["on_screen"]
+                    .as_f64()
+                    .context("done without a first number")?,
+                transferred: read["transferred"].as_f64().unwrap_or(0.0),
+                stages,
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    bail!("no value shown within 10 s of the load")
+    bail!("the page was not live within 10 s of the load")
 }
 
 #[cfg(test)]

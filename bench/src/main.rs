@@ -21,13 +21,14 @@
 //!
 //! It prints a table and writes the results as JSON; a full run also writes the results section
 //! of `BENCHMARKS.md` ([`report`]), judged against the targets ([`targets`]). `--quick` runs a
-//! small version of everything; `--fanout`, `--clicks-only` and `--embedded-writes` (the write
-//! throughput against one replica on the embedded store) run one phase. Every loop is
+//! small version of everything; `--fanout`, `--clicks-only`, `--frontend-only` and
+//! `--embedded-writes` (the write throughput against one replica on the embedded store) run one
+//! phase. Every loop is
 //! bounded by a count or a timeout.
 //!
 //! The rest: [`plan`] (the sizes of a run), [`harness`] (what every phase works with),
 //! [`cluster`] (Redis and the replicas), [`client`] (the WebSocket client), [`chromium`]
-//! (browsers through chromedriver), [`latency`] (the shared clock, histograms and
+//! (browsers through chromedriver), [`load_stages`] (the stages of a cold load), [`latency`] (the shared clock, histograms and
 //! percentiles), [`usage`] (CPU and memory from `/proc`) and [`results`].
 //! Modules depend on each other in one direction only: phases on the harness and the parts
 //! below it, [`results`] on the phases, [`targets`] on [`results`], [`report`] on both.
@@ -44,6 +45,7 @@ mod frontend;
 mod harness;
 mod idle_counters;
 mod latency;
+mod load_stages;
 mod memory;
 mod page_log;
 mod plain_page;
@@ -111,6 +113,10 @@ struct Options {
     /// BENCHMARKS.md is left alone: for comparing the store's builds.
     #[arg(long, conflicts_with_all = ["fanout", "clicks_only"])]
     embedded_writes: bool,
+    /// Only the frontend: its weight and its cold loads in Chromium, stage by stage (10 loads;
+    /// with `--quick`, 2). BENCHMARKS.md is left alone: for working on the page's start.
+    #[arg(long, conflicts_with_all = ["fanout", "clicks_only", "embedded_writes"])]
+    frontend_only: bool,
     /// The backend binary to measure.
     #[arg(long, value_name = "PATH", required = true)]
     backend: Option<PathBuf>,
@@ -160,6 +166,8 @@ fn bench(options: Options) -> Result<()> {
         Plan::clicks_only(plan)
     } else if options.embedded_writes {
         Plan::embedded_writes(plan)
+    } else if options.frontend_only {
+        Plan::frontend_only(plan)
     } else {
         plan
     };
@@ -229,7 +237,7 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
             .map_err(|error| note("write-throughput", error))
             .ok();
     }
-    if all {
+    if all || plan.scope == Scope::FrontendOnly {
         frontend = frontend::run(&mut bench)
             .await
             .map_err(|error| note("frontend", error))

@@ -19,6 +19,9 @@ pub enum Scope {
     /// Only the write throughput, against one replica on the embedded store
     /// (`--embedded-writes`), at the full or the quick sizes.
     EmbeddedWrites,
+    /// Only the frontend's weight and its cold loads (`--frontend-only`), at the full or the
+    /// quick sizes.
+    FrontendOnly,
 }
 
 impl Scope {
@@ -30,6 +33,7 @@ impl Scope {
             Scope::FanoutOnly => "fan-out only",
             Scope::ClicksOnly => "clicks only",
             Scope::EmbeddedWrites => "embedded writes",
+            Scope::FrontendOnly => "frontend only",
         }
     }
 }
@@ -134,6 +138,14 @@ impl Plan {
     pub fn embedded_writes(sizes: Plan) -> Plan {
         Plan {
             scope: Scope::EmbeddedWrites,
+            ..sizes
+        }
+    }
+
+    /// Only the frontend's weight and cold loads, at the sizes of `sizes`.
+    pub fn frontend_only(sizes: Plan) -> Plan {
+        Plan {
+            scope: Scope::FrontendOnly,
             ..sizes
         }
     }

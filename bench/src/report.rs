@@ -177,8 +177,9 @@ pub fn tables(results: &Results) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "\nFirst value shown, headless Chromium, cold loads: median **{}** (each: {} ms). \
-             Bytes over the wire for a first load (median): {}.",
+            "\nFirst value on screen (the animation frame after it is in the page), headless \
+             Chromium, cold loads: median **{}** (each: {} ms). Bytes over the wire for a first \
+             load (median): {}.",
             front
                 .first_value_median_ms
                 .map_or("n/a".to_owned(), |ms| format!("{ms:.0} ms")),
@@ -187,6 +188,21 @@ pub fn tables(results: &Results) -> String {
                 .transferred_bytes_median
                 .map_or("n/a".to_owned(), |bytes| kb(bytes as u64)),
         );
+        let _ = writeln!(
+            out,
+            "\n| stage of a cold load, ms after navigation | median | loads |\n|---|---:|---:|"
+        );
+        for stage in &front.stages {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                stage.stage,
+                stage
+                    .median_ms
+                    .map_or("n/a".to_owned(), |ms| format!("{ms:.1}")),
+                stage.each_ms.len()
+            );
+        }
     }
 
     if !results.clicks.is_empty() {

@@ -28,8 +28,9 @@ pub const IDLE_KIB_PER_SOCKET: f64 = 8.0;
 pub const WRITE_SHARE_OF_REDIS_BENCHMARK: f64 = 0.5;
 /// What a first visit may download, compressed (brotli or gzip, whichever is smaller), in bytes.
 pub const FIRST_LOAD_BYTES: u64 = 150_000;
-/// How long after navigation the first value must show, in milliseconds.
-pub const FIRST_VALUE_MS: f64 = 300.0;
+/// How long after navigation the first value must show, in milliseconds (issue 11; issue 5
+/// had set 300).
+pub const FIRST_VALUE_MS: f64 = 100.0;
 /// The pages open on one counter (K) when the click targets are judged.
 pub const CLICK_PAGES: usize = 8;
 /// Click → every other page shows it, at the median, in milliseconds.
@@ -270,14 +271,14 @@ pub fn check(results: &Results) -> Vec<Row> {
         Some(ms) => (
             format!("median {ms:.0} ms"),
             judge(
-                ms < FIRST_VALUE_MS,
+                ms <= FIRST_VALUE_MS,
                 format!("{:.2}× the budget", ms / FIRST_VALUE_MS),
             ),
         ),
         None => not_run(),
     };
     rows.push(Row {
-        target: format!("First value < {FIRST_VALUE_MS} ms after navigation"),
+        target: format!("First value ≤ {FIRST_VALUE_MS} ms after navigation (cold load)"),
         measured,
         verdict,
     });
@@ -347,7 +348,7 @@ mod tests {
             format!("{} %", WRITE_SHARE_OF_REDIS_BENCHMARK * 100.0),
             "50 %"
         );
-        assert_eq!(format!("{FIRST_VALUE_MS} ms"), "300 ms");
+        assert_eq!(format!("{FIRST_VALUE_MS} ms"), "100 ms");
         assert_eq!(
             format!("p50 ≤ {CLICK_P50_MS} ms, p95 ≤ {CLICK_P95_MS} ms"),
             "p50 ≤ 8 ms, p95 ≤ 15 ms"

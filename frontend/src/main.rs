@@ -9,7 +9,10 @@
 //!   the paint and at a bounded rate (the title more rarely while the page is visible).
 //! - [`keyboard`]: the keys that press + and −.
 //! - [`route`]: which counter the URL names.
-//! - [`web`]: the other browser APIs (title, haptics, share, visibility, service worker).
+//! - [`shell`]: the server's first screen, with the value before the app loaded: where the
+//!   page starts, where the app renders, and what its first render replaces.
+//! - [`web`]: the other browser APIs (title, haptics, share, visibility, service worker,
+//!   timing marks).
 //! - [`components`]: the view.
 //!
 //! [`CounterPage`] wires them: frames and socket events go into the reducer, and after every
@@ -22,6 +25,7 @@ mod connection;
 mod deferred;
 mod keyboard;
 mod route;
+mod shell;
 mod state;
 mod storage;
 mod web;
@@ -63,8 +67,21 @@ fn title_period_ms() -> u64 {
     }
 }
 
+#[derive(PartialEq, Properties)]
+struct AppProps {
+    /// The element the app renders into, which takes the place of the server's first screen
+    /// once the first render is complete (see `shell`).
+    root: web_sys::Element,
+}
+
 #[function_component(App)]
-fn app() -> Html {
+fn app(props: &AppProps) -> Html {
+    // Effects run after the render of every component below: the page is complete.
+    let root = props.root.clone();
+    use_effect_with((), move |()| {
+        shell::take_over(&root);
+        web::mark("app-rendered");
+    });
     match Route::from_path(&web::location_path()) {
         Route::Counter(name) => html! { <CounterPage {name} /> },
         Route::Invalid(given) => html! {
@@ -89,8 +106,14 @@ fn counter_page(props: &CounterPageProps) -> Html {
     // `_eq`: actions that change nothing (an old `state` frame) cost no render.
     let state = {
         let queue = queue.clone();
+        let name = name.clone();
         use_reducer_eq(move || {
-            let saved = queue.borrow_mut().load();
+            let mut saved = queue.borrow_mut().load();
+            // The server read the value for this very page load: newer than anything the
+            // device kept, whose unsettled presses still count on top of it.
+            if let Some(seed) = shell::seed(&name) {
+                saved.confirmed = Some(seed);
+            }
             State::restore(client_id(), saved, web::now_ms())
         })
     };
@@ -299,6 +322,12 @@ fn client_id() -> String {
 }
 
 fn main() {
+    // The wasm is compiled and instantiated: the start-up stage the benchmark and a profiler
+    // read as "app start".
+    web::mark("app-start");
     web::register_service_worker();
-    yew::Renderer::<App>::new().render();
+    let Some(root) = shell::app_root() else {
+        return;
+    };
+    yew::Renderer::<App>::with_root_and_props(root.clone(), AppProps { root }).render();
 }

@@ -1,5 +1,5 @@
 //! The few browser APIs the page uses besides the socket and storage: the clock, the title,
-//! haptics, sharing, navigation, visibility, page events and the service worker.
+//! haptics, sharing, navigation, visibility, page events, timing marks and the service worker.
 //!
 //! Each call checks that the API exists before using it: Web Share, the clipboard and
 //! service workers are missing in some browsers and in insecure contexts, and calling an
@@ -71,6 +71,15 @@ pub fn tick() {
         if has_method(&navigator, "vibrate") {
             navigator.vibrate_with_duration(10);
         }
+    }
+}
+
+/// A User Timing mark (`performance.mark`): the start-up stages the benchmark reads
+/// (`bench/src/load_stages.rs`), and any profiler shows.
+pub fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|window| window.performance()) {
+        // A mark only fails for names the Navigation Timing API reserves.
+        let _ = performance.mark(name);
     }
 }
 

@@ -39,6 +39,10 @@ pub struct Options {
     /// store's builds, with --backend for the other one.
     #[arg(long, conflicts_with_all = ["fanout", "clicks_only"])]
     embedded_writes: bool,
+    /// Only the frontend: its weight and its cold loads in Chromium, stage by stage (10 loads;
+    /// with --quick, 2). BENCHMARKS.md is left alone: for working on the page's start.
+    #[arg(long, conflicts_with_all = ["fanout", "clicks_only", "embedded_writes"])]
+    frontend_only: bool,
 }
 
 pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
@@ -78,6 +82,8 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
         "Benchmarking click latency in browsers"
     } else if options.embedded_writes {
         "Benchmarking writes on the embedded store"
+    } else if options.frontend_only {
+        "Benchmarking the frontend's cold loads"
     } else if options.quick || !options.fanout.is_empty() {
         "Benchmarking (quick)"
     } else {
@@ -106,6 +112,9 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
     }
     if options.embedded_writes {
         command.arg("--embedded-writes");
+    }
+    if options.frontend_only {
+        command.arg("--frontend-only");
     }
     for round in &options.fanout {
         command.arg(format!("--fanout={round}"));

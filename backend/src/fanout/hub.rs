@@ -242,6 +242,17 @@ impl Hub {
             .collect()
     }
 
+    /// The newest state of a counter this replica serves, while changes made anywhere reach
+    /// it (so the state is current); `None` otherwise.
+    pub fn latest(&self, name: &CounterName) -> Option<CounterState> {
+        if !self.live() {
+            return None;
+        }
+        let channels = self.lock();
+        let frame = channels.get(name)?.state.borrow();
+        frame.as_ref().map(|frame| frame.state.clone())
+    }
+
     /// Sockets connected to this replica, over all counters.
     pub fn sockets(&self) -> usize {
         self.lock().values().map(|channel| channel.sockets).sum()
@@ -354,6 +365,23 @@ mod tests {
         assert!(late.fault.has_changed().unwrap());
         assert!(hub.set_fault(&CounterName::global(), None));
         assert!(member.fault.borrow_and_update().is_none());
+    }
+
+    #[test]
+    fn the_latest_state_is_known_only_while_the_hub_is_live() {
+        let hub = hub();
+        let name = CounterName::global();
+        assert_eq!(hub.latest(&name), None, "not served here");
+        let _member = hub.join(&name);
+        assert_eq!(hub.latest(&name), None, "not read yet");
+        hub.publish(state(7, 3));
+        assert_eq!(hub.latest(&name), Some(state(7, 3)));
+        hub.set_live(false);
+        assert_eq!(
+            hub.latest(&name),
+            None,
+            "other replicas' changes may be missing"
+        );
     }
 
     #[test]

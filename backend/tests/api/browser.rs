@@ -1,12 +1,13 @@
 //! The UI in a real headless Chromium (Debian's `chromium` driven through its
 //! `chromedriver`): presses on one replica's page show on another's, the keyboard works,
-//! named counters are their own; the submodules cover reconnecting, the offline app, a press
-//! Redis refuses, the work that follows the number and the screenshots.
+//! named counters are their own; the submodules cover the first screen, reconnecting, the
+//! offline app, a press Redis refuses, the work that follows the number and the screenshots.
 //!
 //! DevTools commands (installability, colour-scheme emulation, viewport sizes) go through
 //! chromedriver's `goog/cdp/execute` endpoint. Browser tests take [`BROWSERS`] so that only
 //! one Chromium runs at a time: two at once on a small machine make timing flaky.
 
+mod first_screen;
 mod follow_up;
 mod load_balancer;
 mod offline;

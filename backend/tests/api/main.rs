@@ -5,6 +5,7 @@ mod broken_frames;
 mod browser;
 mod contract;
 mod damage;
+mod counter_page;
 mod deploy;
 mod embedded;
 mod faults;

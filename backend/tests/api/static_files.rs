@@ -67,32 +67,34 @@ async fn static_files_carry_types_caching_compression_and_security_headers() {
     let cluster = Cluster::embedded(&["--static-dir", &dir]).await;
     let replica = &cluster.replicas[0];
 
+    const IMMUTABLE: &str = "public, max-age=31536000, immutable";
     let cases = [
         (
             "/frontend-0123456789abcdef_bg.wasm",
             "application/wasm",
-            true,
+            IMMUTABLE,
         ),
-        ("/frontend-0123456789abcdef.js", "javascript", true),
-        ("/style-fedcba9876543210.css", "text/css", true),
-        ("/", "text/html", false),
-        ("/index.html", "text/html", false),
-        ("/c/door-2", "text/html", false),
-        ("/sw.js", "javascript", false),
-        ("/manifest.webmanifest", "application/manifest+json", false),
+        ("/frontend-0123456789abcdef.js", "javascript", IMMUTABLE),
+        ("/style-fedcba9876543210.css", "text/css", IMMUTABLE),
+        // A counter's page holds the value of its moment (counter_page.rs).
+        ("/", "text/html", "no-store"),
+        ("/c/door-2", "text/html", "no-store"),
+        ("/index.html", "text/html", "no-cache"),
+        ("/elsewhere", "text/html", "no-cache"),
+        ("/sw.js", "javascript", "no-cache"),
+        (
+            "/manifest.webmanifest",
+            "application/manifest+json",
+            "no-cache",
+        ),
     ];
-    for (path, content_type, immutable) in cases {
+    for (path, content_type, cache) in cases {
         let headers = get(replica, path, None).await;
         assert!(
             header(&headers, "content-type").contains(content_type),
             "{path}: {headers:?}"
         );
-        let cache = header(&headers, "cache-control");
-        if immutable {
-            assert_eq!(cache, "public, max-age=31536000, immutable", "{path}");
-        } else {
-            assert_eq!(cache, "no-cache", "{path}");
-        }
+        assert_eq!(header(&headers, "cache-control"), cache, "{path}");
         assert_eq!(header(&headers, "x-content-type-options"), "nosniff");
         assert_eq!(header(&headers, "x-frame-options"), "DENY");
         assert_eq!(header(&headers, "referrer-policy"), "no-referrer");
@@ -110,6 +112,7 @@ async fn static_files_carry_types_caching_compression_and_security_headers() {
         for path in [
             "/frontend-0123456789abcdef.js",
             "/",
+            "/c/door-2",
             "/frontend-0123456789abcdef_bg.wasm",
         ] {
             let headers = get(replica, path, Some(encoding)).await;

@@ -1,5 +1,6 @@
-//! The installed app offline: Chromium finds it installable, the service worker controls it,
-//! a reload with the backend down still shows the app and the last known value, and presses
+//! The installed app offline: Chromium finds it installable, the service worker controls it
+//! and keeps the plain shell (never a page with a value in it), a reload with the backend down
+//! still shows the app and the last known value, and presses
 //! made meanwhile survive that reload and are applied exactly once when the backend returns.
 //! A new build reaches the page on its next navigation, and a new service worker removes the
 //! old one's caches. The offline queue is bounded: past 1,000 waiting presses the page
@@ -59,6 +60,14 @@ async fn the_installed_app_works_offline_and_keeps_presses_across_a_reload() {
         json!(true),
         "the service worker controls the page"
     );
+    // What it keeps for offline starts is the plain shell, never a counter's page with the
+    // value of its moment in it.
+    let kept = run_async(
+        &page,
+        "const cache = await caches.open('shell-v2');         const pages = (await cache.keys()).map((r) => new URL(r.url).pathname)             .filter((path) => !path.startsWith('/icons/') && path !== '/manifest.webmanifest');         const shell = await (await cache.match('/index.html')).text();         return [pages, shell.includes('data-value=\"{{value}}\"')];",
+    )
+    .await;
+    assert_eq!(kept, json!([["/index.html"], true]));
 
     click(&page, "increment").await;
     eventually("the press to reach the store", || async {
@@ -168,10 +177,10 @@ async fn a_new_version_is_picked_up_and_old_caches_are_removed() {
     // … and a new service worker replaces the old one and its caches.
     let worker = dist.path().join("sw.js");
     let script = std::fs::read_to_string(&worker).expect("read sw.js");
-    assert!(script.contains("const VERSION = \"v1\";"));
+    assert!(script.contains("const VERSION = \"v2\";"));
     std::fs::write(
         &worker,
-        script.replace("const VERSION = \"v1\";", "const VERSION = \"v2\";"),
+        script.replace("const VERSION = \"v2\";", "const VERSION = \"v3\";"),
     )
     .expect("write sw.js");
     run_async(
@@ -182,7 +191,7 @@ async fn a_new_version_is_picked_up_and_old_caches_are_removed() {
     .await;
     eventually("the old caches to be removed", || async {
         let names = run_async(&page, "return (await caches.keys()).sort();").await;
-        (names == json!(["assets-v2", "shell-v2"])).then_some(())
+        (names == json!(["assets-v3", "shell-v3"])).then_some(())
     })
     .await;
 
