@@ -9,7 +9,8 @@
 //!    ([`worker`], `bench worker`, driven through [`workers`]) spread over source addresses of
 //!    127.0.0.0/8;
 //! 3. write throughput over WebSocket and REST against `redis-benchmark` running the same Lua
-//!    script directly ([`writes`]);
+//!    script directly ([`writes`]), and what acknowledging a change only once a Redis replica
+//!    holds it costs (`--redis-wait-replicas 1`, [`replicated`]);
 //! 4. the frontend's weight and its time to the first value in headless Chromium
 //!    ([`frontend`]);
 //! 5. click latency: K Chromium pages of one counter over both replicas, one clicked, where
@@ -18,7 +19,8 @@
 //!
 //! It prints a table and writes the results as JSON; a full run also writes the results section
 //! of `BENCHMARKS.md` ([`report`]), judged against the targets ([`targets`]). `--quick` runs a
-//! small version of everything; `--fanout` and `--clicks-only` run one phase. Every loop is
+//! small version of everything; `--fanout`, `--clicks-only` and `--writes-only` run one
+//! phase. Every loop is
 //! bounded by a count or a timeout.
 //!
 //! The rest: [`plan`] (the sizes of a run), [`harness`] (what every phase works with),
@@ -41,6 +43,7 @@ mod memory;
 mod page_log;
 mod plain_page;
 mod plan;
+mod replicated;
 mod report;
 mod results;
 mod targets;
@@ -92,6 +95,10 @@ struct Options {
     /// each). BENCHMARKS.md is left alone: for working on the page's hot path.
     #[arg(long, conflicts_with = "fanout")]
     clicks_only: bool,
+    /// Only the write phases: throughput, and the cost of `--redis-wait-replicas 1`.
+    /// BENCHMARKS.md is left alone.
+    #[arg(long, conflicts_with_all = ["fanout", "clicks_only"])]
+    writes_only: bool,
     /// The backend binary to measure.
     #[arg(long, value_name = "PATH", required = true)]
     backend: Option<PathBuf>,
@@ -135,6 +142,8 @@ fn bench(options: Options) -> Result<()> {
     };
     let plan = if options.clicks_only {
         Plan::clicks_only(plan)
+    } else if options.writes_only {
+        Plan::writes_only(plan)
     } else {
         plan
     };
@@ -193,12 +202,18 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
             .map_err(|error| note("fan-out", error))
             .unwrap_or_default();
     }
-    let (mut writes, mut frontend) = (None, None);
-    if all {
+    let (mut writes, mut frontend, mut replicated) = (None, None, Vec::new());
+    if all || plan.scope == Scope::WritesOnly {
         writes = writes::run(&mut bench)
             .await
             .map_err(|error| note("write-throughput", error))
             .ok();
+        replicated = replicated::run(&mut bench, paths)
+            .await
+            .map_err(|error| note("replicated-writes", error))
+            .unwrap_or_default();
+    }
+    if all {
         frontend = frontend::run(&mut bench)
             .await
             .map_err(|error| note("frontend", error))
@@ -218,6 +233,7 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
         idle,
         fanout,
         writes,
+        replicated,
         frontend,
         clicks,
         failures,

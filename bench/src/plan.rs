@@ -1,5 +1,5 @@
-//! The sizes of one run: a full run, a `--quick` one, only some fan-out rounds, or only the
-//! click latency in browsers.
+//! The sizes of one run: a full run, a `--quick` one, only some fan-out rounds, only the
+//! click latency in browsers, or only the writes.
 
 use serde::Serialize;
 
@@ -16,6 +16,9 @@ pub enum Scope {
     FanoutOnly,
     /// Only the click latency in browsers (`--clicks-only`), at the full or the quick sizes.
     ClicksOnly,
+    /// Only the write phases (`--writes-only`): throughput, and the cost of waiting for a
+    /// Redis replica, at the full or the quick sizes.
+    WritesOnly,
 }
 
 impl Scope {
@@ -26,6 +29,7 @@ impl Scope {
             Scope::Quick => "quick",
             Scope::FanoutOnly => "fan-out only",
             Scope::ClicksOnly => "clicks only",
+            Scope::WritesOnly => "writes only",
         }
     }
 }
@@ -108,6 +112,14 @@ impl Plan {
     pub fn clicks_only(sizes: Plan) -> Plan {
         Plan {
             scope: Scope::ClicksOnly,
+            ..sizes
+        }
+    }
+
+    /// Only the write phases, at the sizes of `sizes`.
+    pub fn writes_only(sizes: Plan) -> Plan {
+        Plan {
+            scope: Scope::WritesOnly,
             ..sizes
         }
     }

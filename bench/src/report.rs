@@ -10,6 +10,7 @@ use anyhow::Result;
 use crate::clicks::ClickResult;
 use crate::frontend::kb;
 use crate::latency::Percentiles;
+use crate::replicated::ReplicatedRun;
 use crate::results::Results;
 use crate::targets;
 
@@ -118,6 +119,10 @@ pub fn tables(results: &Results) -> String {
         );
     }
 
+    if !results.replicated.is_empty() {
+        replicated(&mut out, &results.replicated);
+    }
+
     if !results.idle.is_empty() {
         let _ = writeln!(out, "\n### Idle memory (one replica)\n");
         for idle in &results.idle {
@@ -177,6 +182,39 @@ pub fn tables(results: &Results) -> String {
         );
     }
     out
+}
+
+/// The cost of `--redis-wait-replicas 1`: medians of the rounds of each setting, side by side.
+fn replicated(out: &mut String, runs: &[ReplicatedRun]) {
+    let _ = writeln!(
+        out,
+        "\n### Writes acknowledged by a Redis replica (primary + 1 replica, 2 replicas of the \
+         backend, WebSocket writers; medians of {} alternating rounds)\n",
+        crate::replicated::ROUNDS
+    );
+    let _ = writeln!(
+        out,
+        "| writers | ops/s without / with WAIT | ratio | p50 ms without / with | ratio | \
+         p99 ms without / with | errors without / with |"
+    );
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|");
+    for r in runs {
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} / {:.0} | × {:.2} | {:.2} / {:.2} | × {:.2} | {:.2} / {:.2} | {} / {} |",
+            r.writers,
+            r.without_wait.ops_per_second,
+            r.with_wait.ops_per_second,
+            r.throughput_ratio(),
+            r.without_wait.p50_ms,
+            r.with_wait.p50_ms,
+            r.latency_ratio(),
+            r.without_wait.p99_ms,
+            r.with_wait.p99_ms,
+            r.without_wait.errors,
+            r.with_wait.errors,
+        );
+    }
 }
 
 /// The click-latency table: one row per stage and K, p50 / p95 in milliseconds.

@@ -10,6 +10,7 @@ use crate::fanout::FanoutResult;
 use crate::frontend::FrontendResult;
 use crate::memory::IdleResult;
 use crate::plan::Plan;
+use crate::replicated::ReplicatedRun;
 use crate::writes::WriteResults;
 
 /// Everything one run measured.
@@ -27,6 +28,8 @@ pub struct Results {
     pub fanout: Vec<FanoutResult>,
     /// Write throughput; `None` when the phase failed or did not run.
     pub writes: Option<WriteResults>,
+    /// Writes through a primary with one replica, without and with waiting for it.
+    pub replicated: Vec<ReplicatedRun>,
     /// The frontend's weight and start; `None` when the phase failed or did not run.
     pub frontend: Option<FrontendResult>,
     /// Click latency in browsers, one entry per number of pages.

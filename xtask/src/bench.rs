@@ -30,6 +30,10 @@ pub struct Options {
     /// BENCHMARKS.md is left alone: for working on the page's hot path.
     #[arg(long, conflicts_with = "fanout")]
     clicks_only: bool,
+    /// Only the write phases: throughput, and what `--redis-wait-replicas 1` costs.
+    /// BENCHMARKS.md is left alone.
+    #[arg(long, conflicts_with_all = ["fanout", "clicks_only"])]
+    writes_only: bool,
 }
 
 pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
@@ -67,6 +71,8 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
     });
     workspace::step(if options.clicks_only {
         "Benchmarking click latency in browsers"
+    } else if options.writes_only {
+        "Benchmarking writes"
     } else if options.quick || !options.fanout.is_empty() {
         "Benchmarking (quick)"
     } else {
@@ -92,6 +98,9 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
     }
     if options.clicks_only {
         command.arg("--clicks-only");
+    }
+    if options.writes_only {
+        command.arg("--writes-only");
     }
     for round in &options.fanout {
         command.arg(format!("--fanout={round}"));

@@ -7,6 +7,7 @@ mod contract;
 mod damage;
 mod deploy;
 mod embedded;
+mod failover;
 mod faults;
 mod helpers;
 mod history;

@@ -11,6 +11,7 @@ pub mod nginx;
 pub mod redis_server;
 pub mod refusal;
 pub mod replica;
+pub mod sentinel;
 pub mod ws_client;
 
 use std::net::TcpListener;
@@ -23,6 +24,7 @@ pub use nginx::Nginx;
 pub use redis_server::RedisServer;
 pub use refusal::Refusal;
 pub use replica::Replica;
+pub use sentinel::SentinelGroup;
 pub use ws_client::{ResilientWriter, WsClient};
 
 /// How long any wait in a test may last before it fails.
