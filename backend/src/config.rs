@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::store::replica_wait::ReplicaWait;
+
 /// How one replica is configured. Every flag has an environment variable of the same meaning,
 /// so a container or systemd unit can configure it without a command line.
 #[derive(Clone, Debug, Parser)]
@@ -16,10 +18,25 @@ pub struct Config {
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Redis to keep counters in (`redis://…` or `rediss://…`). Without it the replica keeps
-    /// them in an embedded store under --data-dir and must be the only replica.
+    /// Redis to keep counters in: one server (`redis://…` or `rediss://…`), or the primary
+    /// that Redis Sentinel names (`redis+sentinel://[user:password@]host:port,host:port/
+    /// master-name`; the login is for the primary, the sentinels are asked without one).
+    /// Without it the replica keeps them in an embedded store under --data-dir and must be
+    /// the only replica.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+
+    /// Acknowledge a change only once this many Redis replicas hold it (`WAIT` after each
+    /// change), so that a failover to one of them cannot lose it. 0: once the primary has
+    /// applied it. A change the replicas do not confirm in time is answered 503
+    /// `unavailable`; the client's retry under the same `op_id` counts it once.
+    #[arg(long, env = "REDIS_WAIT_REPLICAS", default_value_t = 0)]
+    pub redis_wait_replicas: u32,
+
+    /// How long (in milliseconds) a change waits for --redis-wait-replicas replicas before
+    /// it is answered 503. Keep it below --store-timeout-ms.
+    #[arg(long, env = "REDIS_WAIT_TIMEOUT_MS", default_value_t = 500)]
+    pub redis_wait_timeout_ms: u64,
 
     /// PEM file of the certificate authority to trust for `rediss://` (default: the
     /// system's trusted roots).
@@ -137,6 +154,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// `--redis-wait-replicas` and its timeout, when the option is on.
+    pub fn replica_wait(&self) -> Option<ReplicaWait> {
+        (self.redis_wait_replicas > 0).then(|| ReplicaWait {
+            replicas: self.redis_wait_replicas,
+            timeout: Duration::from_millis(self.redis_wait_timeout_ms.max(1)),
+        })
+    }
+
     pub fn reconcile_interval(&self) -> Duration {
         Duration::from_millis(self.reconcile_interval_ms.max(10))
     }

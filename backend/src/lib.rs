@@ -51,6 +51,7 @@ use crate::metrics::Metrics;
 use crate::public_hosts::{InvalidHost, PublicHosts};
 use crate::serving::Serving;
 use crate::state::AppState;
+use crate::store::redis::RedisSettings;
 use crate::store::{EmbeddedStore, RedisStore, Store};
 
 /// How long shutdown waits for the background tasks (subscriber, presence) to end.
@@ -87,13 +88,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
 
     let store = match &config.redis_url {
         Some(url) => {
-            let store = RedisStore::new(
+            let store = RedisStore::new(RedisSettings {
                 url,
-                config.redis_ca_file.as_deref(),
-                &config.key_prefix,
-                config.op_ttl(),
-                config.store_timeout(),
-            )?;
+                ca_file: config.redis_ca_file.as_deref(),
+                key_prefix: &config.key_prefix,
+                op_ttl: config.op_ttl(),
+                timeout: config.store_timeout(),
+                wait: config.replica_wait(),
+            })?;
             tasks.spawn(fanout::subscriber::run(
                 store.clone(),
                 hub.clone(),

@@ -29,12 +29,19 @@ pub struct Redis {
 
 impl Redis {
     pub async fn start(log_dir: &Path) -> Result<Redis> {
+        Self::start_named(log_dir, "redis", &[]).await
+    }
+
+    /// A server logging to `{name}.log`, with extra `redis-server` arguments (to make it a
+    /// replica: `--replicaof 127.0.0.1 PORT`).
+    pub async fn start_named(log_dir: &Path, name: &str, extra: &[&str]) -> Result<Redis> {
         let port = free_port()?;
-        let log = File::create(log_dir.join("redis.log"))?;
+        let log = File::create(log_dir.join(format!("{name}.log")))?;
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
             .args(["--maxclients", "10000"])
+            .args(extra)
             .current_dir(log_dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -102,10 +109,22 @@ impl Replica {
         static_dir: &Path,
         log: &Path,
     ) -> Result<Replica> {
+        Self::start_with(binary, store, static_dir, log, &[]).await
+    }
+
+    /// As [`Replica::start`], with extra backend flags.
+    pub async fn start_with(
+        binary: &Path,
+        store: &Backing,
+        static_dir: &Path,
+        log: &Path,
+        extra: &[&str],
+    ) -> Result<Replica> {
         let log = File::create(log)?;
         let mut child = Command::new(binary)
             .args(["--listen", "127.0.0.1:0"])
             .args(store.args())
+            .args(extra)
             .arg("--static-dir")
             .arg(static_dir)
             // A replica here may hold up to 20,000 open files; the benchmark never opens more

@@ -12,7 +12,8 @@
 //!    against; then the same at 1,000 subscribers while each replica also serves 10,000 idle
 //!    counters ([`idle_counters`]);
 //! 3. write throughput over WebSocket and REST against `redis-benchmark` running the same Lua
-//!    script directly ([`writes`]);
+//!    script directly ([`writes`]), and what acknowledging a change only once a Redis replica
+//!    holds it costs (`--redis-wait-replicas 1`, [`replicated`]);
 //! 4. the frontend's weight and its time to the first value in headless Chromium
 //!    ([`frontend`]);
 //! 5. click latency: K Chromium pages of one counter over both replicas, one clicked, where
@@ -21,10 +22,9 @@
 //!
 //! It prints a table and writes the results as JSON; a full run also writes the results section
 //! of `BENCHMARKS.md` ([`report`]), judged against the targets ([`targets`]). `--quick` runs a
-//! small version of everything; `--fanout`, `--clicks-only`, `--frontend-only` and
-//! `--embedded-writes` (the write throughput against one replica on the embedded store) run one
-//! phase. Every loop is
-//! bounded by a count or a timeout.
+//! small version of everything; `--fanout`, `--clicks-only`, `--frontend-only`, `--writes-only`
+//! and `--embedded-writes` (the write throughput against one replica on the embedded store) run
+//! one phase. Every loop is bounded by a count or a timeout.
 //!
 //! The rest: [`plan`] (the sizes of a run), [`harness`] (what every phase works with),
 //! [`cluster`] (Redis and the replicas), [`client`] (the WebSocket client), [`chromium`]
@@ -50,6 +50,7 @@ mod memory;
 mod page_log;
 mod plain_page;
 mod plan;
+mod replicated;
 mod report;
 mod results;
 mod targets;
@@ -117,6 +118,10 @@ struct Options {
     /// with `--quick`, 2). BENCHMARKS.md is left alone: for working on the page's start.
     #[arg(long, conflicts_with_all = ["fanout", "clicks_only", "embedded_writes"])]
     frontend_only: bool,
+    /// Only the write phases: throughput, and the cost of `--redis-wait-replicas 1`.
+    /// BENCHMARKS.md is left alone.
+    #[arg(long, conflicts_with_all = ["fanout", "clicks_only", "embedded_writes", "frontend_only"])]
+    writes_only: bool,
     /// The backend binary to measure.
     #[arg(long, value_name = "PATH", required = true)]
     backend: Option<PathBuf>,
@@ -168,6 +173,8 @@ fn bench(options: Options) -> Result<()> {
         Plan::embedded_writes(plan)
     } else if options.frontend_only {
         Plan::frontend_only(plan)
+    } else if options.writes_only {
+        Plan::writes_only(plan)
     } else {
         plan
     };
@@ -230,12 +237,18 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
             .map_err(|error| note("fan-out beside idle counters", error))
             .unwrap_or_default();
     }
-    let (mut writes, mut frontend) = (None, None);
-    if all || plan.scope == Scope::EmbeddedWrites {
+    let (mut writes, mut frontend, mut replicated) = (None, None, Vec::new());
+    if all || matches!(plan.scope, Scope::WritesOnly | Scope::EmbeddedWrites) {
         writes = writes::run(&mut bench)
             .await
             .map_err(|error| note("write-throughput", error))
             .ok();
+    }
+    if all || plan.scope == Scope::WritesOnly {
+        replicated = replicated::run(&mut bench, paths)
+            .await
+            .map_err(|error| note("replicated-writes", error))
+            .unwrap_or_default();
     }
     if all || plan.scope == Scope::FrontendOnly {
         frontend = frontend::run(&mut bench)
@@ -258,6 +271,7 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
         fanout,
         fanout_idle,
         writes,
+        replicated,
         frontend,
         clicks,
         failures,

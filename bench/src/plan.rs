@@ -1,5 +1,6 @@
 //! The sizes of one run: a full run, a `--quick` one, only some fan-out rounds, only the
-//! click latency in browsers, or only the write throughput on the embedded store.
+//! click latency in browsers, only the writes (on Redis, or on the embedded store), or only
+//! the frontend's weight and cold loads.
 
 use serde::Serialize;
 
@@ -22,6 +23,9 @@ pub enum Scope {
     /// Only the frontend's weight and its cold loads (`--frontend-only`), at the full or the
     /// quick sizes.
     FrontendOnly,
+    /// Only the write phases (`--writes-only`): throughput, and the cost of waiting for a
+    /// Redis replica, at the full or the quick sizes.
+    WritesOnly,
 }
 
 impl Scope {
@@ -34,6 +38,7 @@ impl Scope {
             Scope::ClicksOnly => "clicks only",
             Scope::EmbeddedWrites => "embedded writes",
             Scope::FrontendOnly => "frontend only",
+            Scope::WritesOnly => "writes only",
         }
     }
 }
@@ -146,6 +151,14 @@ impl Plan {
     pub fn frontend_only(sizes: Plan) -> Plan {
         Plan {
             scope: Scope::FrontendOnly,
+            ..sizes
+        }
+    }
+
+    /// Only the write phases, at the sizes of `sizes`.
+    pub fn writes_only(sizes: Plan) -> Plan {
+        Plan {
+            scope: Scope::WritesOnly,
             ..sizes
         }
     }

@@ -12,6 +12,7 @@ use crate::fanout::FanoutResult;
 use crate::frontend::kb;
 use crate::idle_counters::IdleCountersResult;
 use crate::latency::Percentiles;
+use crate::replicated::ReplicatedRun;
 use crate::results::Results;
 use crate::targets;
 
@@ -143,6 +144,10 @@ pub fn tables(results: &Results) -> String {
         if !per_commit.is_empty() {
             let _ = writeln!(out, "\nChanges per commit: {}.", per_commit.join(", "));
         }
+    }
+
+    if !results.replicated.is_empty() {
+        replicated(&mut out, &results.replicated);
     }
 
     if !results.idle.is_empty() {
@@ -288,6 +293,39 @@ fn fanout_beside_idle(out: &mut String, idle: &IdleCountersResult, without: &[Fa
             r.cpu.replicas_pct,
             r.cpu.redis_pct,
             r.cpu.generator_pct,
+        );
+    }
+}
+
+/// The cost of `--redis-wait-replicas 1`: medians of the rounds of each setting, side by side.
+fn replicated(out: &mut String, runs: &[ReplicatedRun]) {
+    let _ = writeln!(
+        out,
+        "\n### Writes acknowledged by a Redis replica (primary + 1 replica, 2 replicas of the \
+         backend, WebSocket writers; medians of {} alternating rounds)\n",
+        crate::replicated::ROUNDS
+    );
+    let _ = writeln!(
+        out,
+        "| writers | ops/s without / with WAIT | ratio | p50 ms without / with | ratio | \
+         p99 ms without / with | errors without / with |"
+    );
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|");
+    for r in runs {
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} / {:.0} | × {:.2} | {:.2} / {:.2} | × {:.2} | {:.2} / {:.2} | {} / {} |",
+            r.writers,
+            r.without_wait.ops_per_second,
+            r.with_wait.ops_per_second,
+            r.throughput_ratio(),
+            r.without_wait.p50_ms,
+            r.with_wait.p50_ms,
+            r.latency_ratio(),
+            r.without_wait.p99_ms,
+            r.with_wait.p99_ms,
+            r.without_wait.errors,
+            r.with_wait.errors,
         );
     }
 }

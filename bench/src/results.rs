@@ -11,6 +11,7 @@ use crate::frontend::FrontendResult;
 use crate::idle_counters::IdleCountersResult;
 use crate::memory::IdleResult;
 use crate::plan::Plan;
+use crate::replicated::ReplicatedRun;
 use crate::writes::WriteResults;
 
 /// Everything one run measured.
@@ -30,6 +31,8 @@ pub struct Results {
     pub fanout_idle: Option<IdleCountersResult>,
     /// Write throughput; `None` when the phase failed or did not run.
     pub writes: Option<WriteResults>,
+    /// Writes through a primary with one replica, without and with waiting for it.
+    pub replicated: Vec<ReplicatedRun>,
     /// The frontend's weight and start; `None` when the phase failed or did not run.
     pub frontend: Option<FrontendResult>,
     /// Click latency in browsers, one entry per number of pages.

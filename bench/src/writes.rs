@@ -73,13 +73,13 @@ impl WriteResults {
 }
 
 /// What one writer task measured.
-struct Tally {
+pub(crate) struct Tally {
     /// Changes answered with an ack.
-    ops: u64,
+    pub(crate) ops: u64,
     /// Changes refused or unanswered.
-    errors: u64,
+    pub(crate) errors: u64,
     /// Latencies of the answered ones, in µs.
-    latency: hdrhistogram::Histogram<u64>,
+    pub(crate) latency: hdrhistogram::Histogram<u64>,
 }
 
 impl Tally {
@@ -197,7 +197,11 @@ pub async fn run(bench: &mut Bench) -> Result<WriteResults> {
 
 /// One WebSocket writer: increments one at a time, each after the previous ack, until the
 /// deadline.
-async fn websocket_writer(url: String, index: usize, deadline: Instant) -> Result<Tally> {
+pub(crate) async fn websocket_writer(
+    url: String,
+    index: usize,
+    deadline: Instant,
+) -> Result<Tally> {
     let mut socket = client::connect(&url, IpAddr::V4(Ipv4Addr::LOCALHOST)).await?;
     wait_for_state(&mut socket).await?;
     let mut tally = Tally::new();

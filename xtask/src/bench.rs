@@ -43,6 +43,10 @@ pub struct Options {
     /// with --quick, 2). BENCHMARKS.md is left alone: for working on the page's start.
     #[arg(long, conflicts_with_all = ["fanout", "clicks_only", "embedded_writes"])]
     frontend_only: bool,
+    /// Only the write phases: throughput, and what `--redis-wait-replicas 1` costs.
+    /// BENCHMARKS.md is left alone.
+    #[arg(long, conflicts_with_all = ["fanout", "clicks_only", "embedded_writes", "frontend_only"])]
+    writes_only: bool,
 }
 
 pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
@@ -84,6 +88,8 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
         "Benchmarking writes on the embedded store"
     } else if options.frontend_only {
         "Benchmarking the frontend's cold loads"
+    } else if options.writes_only {
+        "Benchmarking writes"
     } else if options.quick || !options.fanout.is_empty() {
         "Benchmarking (quick)"
     } else {
@@ -115,6 +121,9 @@ pub fn bench(workspace: &Workspace, options: &Options) -> Result<()> {
     }
     if options.frontend_only {
         command.arg("--frontend-only");
+    }
+    if options.writes_only {
+        command.arg("--writes-only");
     }
     for round in &options.fanout {
         command.arg(format!("--fanout={round}"));

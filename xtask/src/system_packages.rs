@@ -1,7 +1,7 @@
 //! The Debian packages the tests need: the tests use real parts, so they start a real
-//! `redis-server` per test, read it with `redis-cli`, drive a real, Debian-packaged Chromium
-//! (never a downloaded browser) through `chromedriver`, and put a real nginx in front of the
-//! replicas.
+//! `redis-server` per test, read it with `redis-cli`, fail it over with `redis-sentinel`,
+//! drive a real, Debian-packaged Chromium (never a downloaded browser) through
+//! `chromedriver`, and put a real nginx in front of the replicas.
 //!
 //! Missing programs are installed with apt when that is possible without asking (apt-get
 //! exists and we are root); otherwise the task stops and names exactly what to install.
@@ -18,7 +18,7 @@ struct Requirement {
     package: &'static str,
 }
 
-const TEST_REQUIREMENTS: [Requirement; 5] = [
+const TEST_REQUIREMENTS: [Requirement; 6] = [
     Requirement {
         program: "redis-server",
         package: "redis-server",
@@ -26,6 +26,10 @@ const TEST_REQUIREMENTS: [Requirement; 5] = [
     Requirement {
         program: "redis-cli",
         package: "redis-tools",
+    },
+    Requirement {
+        program: "redis-sentinel",
+        package: "redis-sentinel",
     },
     Requirement {
         program: "chromium",

@@ -21,7 +21,7 @@ pub struct Options {
 
 pub fn test(workspace: &Workspace, options: &Options) -> Result<ExitCode> {
     workspace::step(
-        "Checking the programs the tests start (redis-server, redis-cli, chromium, chromedriver)",
+        "Checking the programs the tests start (redis-server, redis-cli, redis-sentinel, chromium, chromedriver)",
     );
     system_packages::ensure_test_programs(workspace)?;
 

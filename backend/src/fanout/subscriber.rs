@@ -58,6 +58,14 @@ pub async fn run(
             None => return,
             Some(err) => tracing::warn!(error = %err, "Redis subscriber lost; resubscribing"),
         }
+        // The primary may have moved (a failover): with Sentinel, ask where it is now.
+        if shutdown
+            .run_until_cancelled(store.follow_primary())
+            .await
+            .is_none()
+        {
+            return;
+        }
         if let (Some(since), Some(after)) = (lost_since, close_after)
             && since.elapsed() >= after
         {
@@ -91,11 +99,15 @@ async fn subscribe_and_follow(
     let unavailable = |err: redis::RedisError| StoreError::Unavailable(err.to_string());
     let timeout = store.timeout();
     let connect = async {
-        let pubsub = store
-            .client()
-            .get_async_pubsub()
-            .await
-            .map_err(unavailable)?;
+        if store.client().is_none() {
+            store.follow_primary().await;
+        }
+        let Some(client) = store.client() else {
+            return Err(StoreError::Unavailable(
+                "Sentinel has named no Redis primary yet".into(),
+            ));
+        };
+        let pubsub = client.get_async_pubsub().await.map_err(unavailable)?;
         let (mut sink, stream) = pubsub.split();
         sink.psubscribe(store.keys().channel_pattern())
             .await

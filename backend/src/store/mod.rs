@@ -3,11 +3,19 @@
 //!
 //! Both stores keep the same contract: a change is applied atomically with its `op_id`
 //! dedupe record and a version bump, and an acknowledged change is durable (Redis within
-//! its persistence setting; the embedded store on disk before the ack).
+//! its persistence and replication settings, `--redis-wait-replicas` for a failover; the
+//! embedded store on disk before the ack).
+//!
+//! Redis is reached through [`primary`] (one server, or the primary Sentinel names, from
+//! [`redis_target`]); [`replica_wait`] sends changes that must reach replicas before their
+//! ack.
 
 pub mod embedded;
 pub mod keys;
+pub mod primary;
 pub mod redis;
+pub mod redis_target;
+pub mod replica_wait;
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,17 +1,21 @@
 //! The Redis store: every change is one EVALSHA of `lua/apply.lua` over one multiplexed
 //! connection per replica; changes reach other replicas through Redis pub/sub, which the
-//! fan-out's subscriber follows (`fanout/subscriber.rs`).
+//! fan-out's subscriber follows (`fanout/subscriber.rs`). The connections go to the primary
+//! of one server or of a Sentinel-watched group, and follow it (`primary.rs`).
 
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
 use redis::{Client, RedisError, Script, ScriptInvocation, TlsCertificates};
 use shared::{Change, CounterName, CounterState};
 
 use super::keys::Keys;
+use super::primary::Primary;
+use super::redis_target::RedisTarget;
+use super::replica_wait::{GroupedChanges, ReplicaWait};
 use super::{Applied, StoreError};
 
 mod batch;
@@ -54,10 +58,9 @@ pub struct RedisStore {
 }
 
 struct Inner {
-    /// Opens the subscriber connection (the command connection is `conn`).
-    client: Client,
-    /// The one multiplexed, auto-pipelined command connection; reconnects by itself.
-    conn: ConnectionManager,
+    /// The primary's connections (the command connection, and the subscriber's client),
+    /// which follow a failover.
+    primary: Arc<Primary>,
     /// Key and channel names.
     keys: Keys,
     /// The Lua scripts every operation runs.
@@ -68,20 +71,33 @@ struct Inner {
     op_ttl: Duration,
     /// Longest wait for one command before answering `unavailable`.
     timeout: Duration,
+    /// Replicas that must hold a change before its ack (`--redis-wait-replicas`), if any,
+    /// and the task that sends such changes in groups, one `WAIT` per group.
+    wait: Option<(ReplicaWait, GroupedChanges)>,
+}
+
+/// Where Redis is and how the replica talks to it (`--redis-*` flags).
+pub struct RedisSettings<'a> {
+    /// `--redis-url`: one server, or `redis+sentinel://` sentinels and a master name.
+    pub url: &'a str,
+    /// `--redis-ca-file`, for `rediss://`.
+    pub ca_file: Option<&'a Path>,
+    /// `--key-prefix`.
+    pub key_prefix: &'a str,
+    /// `--op-ttl-seconds`.
+    pub op_ttl: Duration,
+    /// `--store-timeout-ms`.
+    pub timeout: Duration,
+    /// `--redis-wait-replicas` and `--redis-wait-timeout-ms`, when the first is not 0.
+    pub wait: Option<ReplicaWait>,
 }
 
 impl RedisStore {
     /// Prepares the connection without waiting for Redis, so a replica starts (not ready)
     /// while Redis is down and becomes ready when it appears.
-    pub fn new(
-        url: &str,
-        ca_file: Option<&Path>,
-        key_prefix: &str,
-        op_ttl: Duration,
-        timeout: Duration,
-    ) -> Result<Self, RedisError> {
-        let client = match ca_file {
-            Some(path) => {
+    pub fn new(settings: RedisSettings<'_>) -> Result<Self, RedisError> {
+        let target = match (RedisTarget::parse(settings.url)?, settings.ca_file) {
+            (RedisTarget::Server(_), Some(path)) => {
                 let root_cert = std::fs::read(path).map_err(|err| {
                     RedisError::from((
                         redis::ErrorKind::InvalidClientConfig,
@@ -93,18 +109,33 @@ impl RedisStore {
                     client_tls: None,
                     root_cert: Some(root_cert),
                 };
-                Client::build_with_tls(url, certificates)?
+                RedisTarget::Server(Client::build_with_tls(settings.url, certificates)?)
             }
-            None => Client::open(url)?,
+            (RedisTarget::Sentinel(_), Some(_)) => {
+                return Err(RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "--redis-ca-file is for rediss:// URLs, not redis+sentinel://",
+                )));
+            }
+            (target, None) => target,
         };
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
+            .set_connection_timeout(Some(settings.timeout))
+            .set_response_timeout(Some(settings.timeout))
             // Fail the request fast and try again on the next one, rather than queueing
             // requests behind a long retry loop while Redis is away.
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
+        let primary = Arc::new(Primary::new(
+            target,
+            config,
+            settings.wait.is_some(),
+            settings.timeout,
+        )?);
+        let wait = settings.wait.map(|wait| {
+            let script = Script::new(APPLY_SCRIPT);
+            (wait, GroupedChanges::start(wait, primary.clone(), script))
+        });
         let replica_id = format!(
             "{}-{}",
             std::process::id(),
@@ -115,24 +146,31 @@ impl RedisStore {
         );
         Ok(Self {
             inner: Arc::new(Inner {
-                client,
-                conn,
-                keys: Keys::new(key_prefix),
+                primary,
+                keys: Keys::new(settings.key_prefix),
                 scripts: Scripts {
                     apply: Script::new(APPLY_SCRIPT),
                     reconcile: Script::new(RECONCILE_SCRIPT),
                     presence: Script::new(include_str!("lua/presence.lua")),
                 },
                 replica_id,
-                op_ttl,
-                timeout,
+                op_ttl: settings.op_ttl,
+                timeout: settings.timeout,
+                wait,
             }),
         })
     }
 
-    /// Opens the subscriber's own connection (pub/sub takes a connection over).
-    pub fn client(&self) -> &Client {
-        &self.inner.client
+    /// Opens the subscriber's own connection (pub/sub takes a connection over); `None`
+    /// while Sentinel has named no primary yet.
+    pub fn client(&self) -> Option<Client> {
+        self.inner.primary.client()
+    }
+
+    /// Asks Sentinel for the primary again (when the replica follows one) and waits for the
+    /// answer: the subscriber does before it subscribes again.
+    pub async fn follow_primary(&self) {
+        self.inner.primary.follow().await;
     }
 
     /// Key and channel names, for the subscriber's pattern and channels.
@@ -146,12 +184,36 @@ impl RedisStore {
     }
 
     /// Runs one Redis call with the replica's deadline, so a hung Redis costs a bounded wait.
+    /// A failure that can mean the primary moved (no answer, READONLY) asks Sentinel again
+    /// in the background; the client is answered at once and retries.
     async fn bounded<T>(
         &self,
         call: impl Future<Output = Result<T, RedisError>>,
     ) -> Result<T, StoreError> {
-        let call = async { call.await.map_err(store_error) };
-        super::within(self.inner.timeout, "Redis", call).await
+        let call = async {
+            call.await.map_err(|err| {
+                if err.code() == Some("READONLY") {
+                    self.inner.primary.nudge();
+                }
+                store_error(err)
+            })
+        };
+        let result = super::within(self.inner.timeout, "Redis", call).await;
+        if let Err(StoreError::Unavailable(_)) = &result {
+            self.inner.primary.nudge();
+        }
+        result
+    }
+
+    /// A connection to the primary: `commands` for most calls, `changes` for changes.
+    fn connection(
+        &self,
+        pick: fn(&Primary) -> Option<redis::aio::ConnectionManager>,
+    ) -> Result<redis::aio::ConnectionManager, StoreError> {
+        pick(&self.inner.primary).ok_or_else(|| {
+            self.inner.primary.nudge();
+            StoreError::Unavailable("Sentinel has named no Redis primary yet".into())
+        })
     }
 
     pub async fn apply(&self, name: &CounterName, change: &Change) -> Result<Applied, StoreError> {
@@ -166,8 +228,28 @@ impl RedisStore {
             .arg(self.inner.op_ttl.as_secs().max(1))
             .arg(keys.channel(name))
             .arg(name.as_str());
-        let mut conn = self.inner.conn.clone();
-        let reply: Vec<String> = self.bounded(invocation.invoke_async(&mut conn)).await?;
+        let reply: Vec<String> = match &self.inner.wait {
+            None => {
+                let mut conn = self.connection(Primary::changes)?;
+                self.bounded(invocation.invoke_async(&mut conn)).await?
+            }
+            Some((wait, grouped)) => {
+                let confirmed = self.bounded(grouped.apply(&invocation)).await?;
+                let changed = matches!(
+                    confirmed.reply.first().map(String::as_str),
+                    Some("ok" | "dup")
+                );
+                if changed && confirmed.replicas < wait.replicas {
+                    // Replicas missing may also mean this primary was replaced and lost its own.
+                    self.inner.primary.nudge();
+                    return Err(StoreError::Unavailable(format!(
+                        "{} of {} replicas confirmed the change within {:?}",
+                        confirmed.replicas, wait.replicas, wait.timeout
+                    )));
+                }
+                confirmed.reply
+            }
+        };
         let duplicate = match reply.first().map(String::as_str) {
             Some("dup") => true,
             Some("overflow") => return Err(StoreError::Overflow),
@@ -191,7 +273,7 @@ impl RedisStore {
         known: Option<&CounterState>,
     ) -> Result<CounterState, StoreError> {
         let invocation = self.reconcile_invocation(name, known);
-        let mut conn = self.inner.conn.clone();
+        let mut conn = self.connection(Primary::commands)?;
         let reply: Vec<String> = self.bounded(invocation.invoke_async(&mut conn)).await?;
         state_of(&self.inner.keys, name, &reply)
     }
@@ -222,7 +304,7 @@ impl RedisStore {
     /// refuses writes after a failed save: it still answers, reads and fan-out go on, and
     /// changes are answered `unavailable` until it accepts writes again.
     pub async fn ready(&self) -> Result<(), StoreError> {
-        let mut conn = self.inner.conn.clone();
+        let mut conn = self.connection(Primary::commands)?;
         let ping = redis::cmd("PING");
         match self.bounded(ping.query_async::<String>(&mut conn)).await {
             Ok(_) | Err(StoreError::Refused(_)) => Ok(()),

@@ -12,7 +12,7 @@ use crate::helpers::{Cluster, Load, RedisServer, WsClient};
 use crate::redis::subscriber_ids;
 
 /// Sends a signal to a process.
-fn signal(pid: u32, name: &str) {
+pub(crate) fn signal(pid: u32, name: &str) {
     let status = std::process::Command::new("kill")
         .args([format!("-{name}"), pid.to_string()])
         .status()

@@ -4,10 +4,11 @@
 mod broken_frames;
 mod browser;
 mod contract;
-mod damage;
 mod counter_page;
+mod damage;
 mod deploy;
 mod embedded;
+mod failover;
 mod faults;
 mod helpers;
 mod history;

@@ -20,6 +20,7 @@ use redis::{FromRedisValue, Pipeline, Script, ScriptInvocation, Value};
 use shared::{CounterName, CounterState};
 
 use super::{RedisStore, state_of, store_error};
+use crate::store::primary::Primary;
 use crate::store::{Presence, StoreError};
 
 /// Counters per pipeline: 256 counters keep Redis busy for about a millisecond at worst
@@ -182,7 +183,7 @@ impl RedisStore {
             return Ok(Vec::new());
         }
         pipe.ignore_errors();
-        let mut conn = self.inner.conn.clone();
+        let mut conn = self.connection(Primary::commands)?;
         self.bounded(pipe.query_async(&mut conn)).await
     }
 }

@@ -1,7 +1,7 @@
 //! A running system under test: one store and its replicas.
 
 use super::replica::data_dir_arg;
-use super::{RedisServer, Replica, WsClient};
+use super::{RedisServer, Replica, SentinelGroup, WsClient};
 
 /// The store behind a cluster.
 pub enum Backing {
@@ -10,6 +10,8 @@ pub enum Backing {
     Embedded {
         _data: tempfile::TempDir,
     },
+    /// A primary and a replica watched by Sentinel; the replicas follow the primary.
+    Sentinel(Box<SentinelGroup>),
 }
 
 pub struct Cluster {
@@ -69,6 +71,36 @@ impl Cluster {
         cluster
     }
 
+    /// `replicas` backends on the primary that `group`'s sentinels name.
+    pub async fn sentinel(group: SentinelGroup, replicas: usize, extra: &[&str]) -> Self {
+        let mut flags = common_flags(extra);
+        flags.extend(["--redis-url".to_string(), group.url()]);
+        let mut started = Vec::new();
+        for _ in 0..replicas {
+            started.push(Replica::start(&flags).await);
+        }
+        let cluster = Self {
+            backing: Backing::Sentinel(Box::new(group)),
+            replicas: started,
+        };
+        cluster.wait_ready(200).await;
+        cluster
+    }
+
+    pub fn sentinel_group(&self) -> &SentinelGroup {
+        match &self.backing {
+            Backing::Sentinel(group) => group,
+            _ => panic!("not a Sentinel cluster"),
+        }
+    }
+
+    pub fn sentinel_group_mut(&mut self) -> &mut SentinelGroup {
+        match &mut self.backing {
+            Backing::Sentinel(group) => group,
+            _ => panic!("not a Sentinel cluster"),
+        }
+    }
+
     /// One backend on a fresh embedded store.
     pub async fn embedded(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -84,14 +116,14 @@ impl Cluster {
     pub fn redis_server(&self) -> &RedisServer {
         match &self.backing {
             Backing::Redis(redis) => redis,
-            Backing::Embedded { .. } => panic!("not a Redis cluster"),
+            _ => panic!("not a one-server Redis cluster"),
         }
     }
 
     pub fn redis_server_mut(&mut self) -> &mut RedisServer {
         match &mut self.backing {
             Backing::Redis(redis) => redis,
-            Backing::Embedded { .. } => panic!("not a Redis cluster"),
+            _ => panic!("not a one-server Redis cluster"),
         }
     }
 
@@ -140,6 +172,10 @@ impl Cluster {
     pub async fn stored_value(&self, name: &str) -> i64 {
         match &self.backing {
             Backing::Redis(redis) => redis.get_i64(&format!("counter:{name}")).await.unwrap_or(0),
+            Backing::Sentinel(group) => {
+                let key = format!("counter:{name}");
+                group.primary().await.get_i64(&key).await.unwrap_or(0)
+            }
             Backing::Embedded { .. } => self.replicas[0].state(name).await.value,
         }
     }

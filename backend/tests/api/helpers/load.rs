@@ -10,9 +10,11 @@ use super::ResilientWriter;
 
 /// Writers running in the background until told to stop, each applying its ops in turn,
 /// spread over the replicas, retrying every op under its op_id until it is acknowledged.
+/// Writer `w`'s `k`-th op is `{name}-w{w}-{k}`.
 pub struct Load {
-    /// The writers; each returns what it applied and how often it retried.
-    tasks: Vec<JoinHandle<(i64, usize)>>,
+    /// The writers; each returns what it applied, how often it retried and how many ops it
+    /// had acknowledged.
+    tasks: Vec<JoinHandle<(i64, usize, usize)>>,
     /// Set to end the load; every writer finishes the op it is on.
     stop: Arc<AtomicBool>,
 }
@@ -37,7 +39,7 @@ impl Load {
                         k += 1;
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
-                    (sum, writer.retries)
+                    (sum, writer.retries, k)
                 })
             })
             .collect();
@@ -47,13 +49,20 @@ impl Load {
     /// Stops the writers and waits for them; returns the value the counter must end on
     /// (every acknowledged op exactly once) and how many sends had to be retried.
     pub async fn finish(self) -> (i64, usize) {
+        let (expected, retries, _) = self.finish_counting().await;
+        (expected, retries)
+    }
+
+    /// As [`Load::finish`], with the op_ids acknowledged, writer by writer.
+    pub async fn finish_counting(self) -> (i64, usize, Vec<usize>) {
         self.stop.store(true, Ordering::Relaxed);
-        let (mut expected, mut retries) = (0, 0);
+        let (mut expected, mut retries, mut acknowledged) = (0, 0, Vec::new());
         for task in self.tasks {
-            let (sum, retried) = task.await.expect("writer");
+            let (sum, retried, ops) = task.await.expect("writer");
             expected += sum;
             retries += retried;
+            acknowledged.push(ops);
         }
-        (expected, retries)
+        (expected, retries, acknowledged)
     }
 }

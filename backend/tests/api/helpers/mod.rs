@@ -12,6 +12,7 @@ pub mod proxy;
 pub mod redis_server;
 pub mod refusal;
 pub mod replica;
+pub mod sentinel;
 pub mod ws_client;
 
 use std::net::TcpListener;
@@ -25,6 +26,7 @@ pub use proxy::Proxy;
 pub use redis_server::RedisServer;
 pub use refusal::Refusal;
 pub use replica::Replica;
+pub use sentinel::SentinelGroup;
 pub use ws_client::{ResilientWriter, WsClient};
 
 /// How long any wait in a test may last before it fails.
