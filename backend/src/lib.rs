@@ -60,14 +60,15 @@ const CLOSE_GRACE: Duration = Duration::from_secs(3);
 /// How often the embedded store drops expired dedupe records.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
-/// Why the server could not start.
+/// Why the server could not start. The cause is the error's source, not part of its message:
+/// `main` prints the chain (anyhow's "Caused by"), which would otherwise say it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot listen: {0}")]
+    #[error("cannot listen")]
     Listen(#[from] std::io::Error),
-    #[error("invalid Redis URL: {0}")]
+    #[error("invalid Redis URL")]
     RedisUrl(#[from] redis::RedisError),
-    #[error("cannot open the embedded store: {0}")]
+    #[error("cannot open the embedded store")]
     Embedded(#[from] store::embedded::OpenError),
     #[error(transparent)]
     PublicHosts(#[from] InvalidHost),

@@ -12,16 +12,8 @@ use crate::helpers::{Cluster, PATIENCE, Replica, WsClient, eventually};
 
 /// The open-socket gauge from `/metrics`.
 async fn open_sockets(replica: &Replica) -> u64 {
-    let text = reqwest::get(replica.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix("counter_ws_open "))
-        .and_then(|n| n.parse().ok())
-        .expect("counter_ws_open in /metrics")
+    let open = replica.metric("counter_ws_open").await;
+    open.expect("counter_ws_open in /metrics") as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
