@@ -185,7 +185,9 @@ async fn a_second_backend_on_the_same_data_dir_fails_to_start_and_binds_nothing(
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{stderr}");
         assert_eq!(
-            stderr.matches("counters.redb is in use by another process").count(),
+            stderr
+                .matches("counters.redb is in use by another process")
+                .count(),
             1,
             "said once, on {address}: {stderr}"
         );
