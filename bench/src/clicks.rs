@@ -15,6 +15,7 @@
 //! mouse's. After each click the bench waits [`PAUSE`] without touching the pages, then polls
 //! them until every other page shows the new number (at most [`SHOW_TIMEOUT`]); the records
 //! are read once at the end, so nothing but the app runs in the pages while a click travels.
+//! The first [`WARM_UP_CLICKS`] clicks are made the same way and forgotten.
 //!
 //! Each K runs twice, or three times: with pages of the app, with the plain page
 //! ([`plain_page`]), the least a page can do, so that the browser's own cost per page is
@@ -58,6 +59,10 @@ const UNTHROTTLED: [&str; 4] = [
 const PAUSE: Duration = Duration::from_millis(200);
 /// How long after a click every page must show it before the run is abandoned.
 const SHOW_TIMEOUT: Duration = Duration::from_secs(5);
+/// Clicks made before the measured ones, on every kind of page, and not counted: the first
+/// clicks after a server starts run its code cold (the socket.io servers' JavaScript is
+/// interpreted until V8 compiles it), which a server that has been up a while does not.
+const WARM_UP_CLICKS: usize = 5;
 /// How many pauses' worth of idle browsers are measured, for their CPU time without clicks.
 const IDLE_WINDOWS: u32 = 10;
 /// How long a page may take to load and go live.
@@ -235,7 +240,7 @@ async fn measure(
     }
     // Every page that opened sent every other a presence frame; let them settle.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let first_value = first_value.context("no page")?;
+    let mut first_value = first_value.context("no page")?;
     let clock_spread_ms = clock_spread(browsers).await?;
 
     let (clicker, others) = browsers.split_first().context("no page")?;
@@ -250,6 +255,15 @@ async fn measure(
     let browser_pids: Vec<Option<u32>> =
         browsers.iter().flat_map(Browser::pids).map(Some).collect();
     let replica_pids = &site.pids;
+    for value in (first_value + 1..).take(WARM_UP_CLICKS) {
+        click(clicker, x, y).await?;
+        tokio::time::sleep(PAUSE).await;
+        wait_until_shown(others, value).await?;
+    }
+    first_value += WARM_UP_CLICKS as i64;
+    for browser in browsers.iter() {
+        browser.client.execute(page_log::FORGET, Vec::new()).await?;
+    }
     let idle_before = cpu_ticks(&browser_pids);
     tokio::time::sleep(PAUSE * IDLE_WINDOWS).await;
     let idle_ticks = cpu_ticks(&browser_pids).saturating_sub(idle_before);

@@ -95,6 +95,11 @@ while (Date.now() < end) {
 }
 return sum / samples;"#;
 
+/// Forgets everything recorded so far (after the warm-up clicks); the number on screen is
+/// kept, so that only a new one is recorded.
+pub const FORGET: &str = r#"const log = window.__benchLog;
+for (const records of [log.clicks, log.sends, log.frames, log.shown]) records.length = 0;"#;
+
 /// Everything the page recorded.
 pub const READ: &str = "return window.__benchLog;";
 
