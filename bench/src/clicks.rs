@@ -15,9 +15,14 @@
 //! mouse's. After each click the bench waits [`PAUSE`] without touching the pages, then polls
 //! them until every other page shows the new number (at most [`SHOW_TIMEOUT`]); the records
 //! are read once at the end, so nothing but the app runs in the pages while a click travels.
+//! The first [`WARM_UP_CLICKS`] clicks are made the same way and forgotten.
 //!
-//! Each K runs twice: with pages of the app, and with the plain page ([`plain_page`]), the
-//! least a page can do, so that the browser's own cost per page is measured beside the app's.
+//! Each K runs twice, or three times: with pages of the app, with the plain page
+//! ([`plain_page`]), the least a page can do, so that the browser's own cost per page is
+//! measured beside the app's, and, when Node.js is installed, with the socket.io page on two
+//! socket.io servers over the same Redis ([`socketio`]), the idiomatic design the app is to be
+//! never behind. The floor is the app's in every column: the socket.io page's ratio to it says
+//! how far socket.io's path is from this server's.
 //!
 //! Per K it reports, p50 and p95: click → send (clicking page), send → state frame (first
 //! other page, and every other page), frame → number written (every other page), click →
@@ -38,6 +43,7 @@ use crate::harness::Bench;
 use crate::latency::Percentiles;
 use crate::page_log::{self, PageLog};
 use crate::plain_page;
+use crate::socketio;
 use crate::usage;
 
 /// Flags beside the usual headless ones: no throttling of timers or of renderers of pages
@@ -53,6 +59,10 @@ const UNTHROTTLED: [&str; 4] = [
 const PAUSE: Duration = Duration::from_millis(200);
 /// How long after a click every page must show it before the run is abandoned.
 const SHOW_TIMEOUT: Duration = Duration::from_secs(5);
+/// Clicks made before the measured ones, on every kind of page, and not counted: the first
+/// clicks after a server starts run its code cold (the socket.io servers' JavaScript is
+/// interpreted until V8 compiles it), which a server that has been up a while does not.
+const WARM_UP_CLICKS: usize = 5;
 /// How many pauses' worth of idle browsers are measured, for their CPU time without clicks.
 const IDLE_WINDOWS: u32 = 10;
 /// How long a page may take to load and go live.
@@ -68,6 +78,8 @@ pub enum Page {
     App,
     /// The plain page: a text node and a socket, the browser's floor.
     Plain,
+    /// The plain page with a socket.io client, on the socket.io servers.
+    SocketIo,
 }
 
 impl Page {
@@ -76,6 +88,7 @@ impl Page {
         match self {
             Page::App => "app",
             Page::Plain => "plain page",
+            Page::SocketIo => "socket.io",
         }
     }
 
@@ -84,7 +97,36 @@ impl Page {
         match self {
             Page::App => format!("/c/{counter}"),
             Page::Plain => plain_page::path(counter),
+            Page::SocketIo => socketio::path(counter),
         }
+    }
+}
+
+/// The servers a kind of page is opened on, one per replica.
+struct Site {
+    /// The base URL of each replica, `http://ADDR`.
+    replicas: Vec<String>,
+    /// Their processes, for CPU accounting.
+    pids: Vec<Option<u32>>,
+}
+
+impl Site {
+    fn of(bench: &Bench, socketio: Option<&socketio::Servers>, page: Page) -> Result<Site> {
+        Ok(match page {
+            Page::App | Page::Plain => Site {
+                replicas: bench.replicas.iter().map(|r| r.http_url("")).collect(),
+                pids: bench.system_pids().replicas,
+            },
+            Page::SocketIo => {
+                let servers = socketio.context("no socket.io servers")?;
+                Site {
+                    replicas: (0..servers.len())
+                        .map(|i| servers.http_url(i, ""))
+                        .collect(),
+                    pids: servers.pids(),
+                }
+            }
+        })
     }
 }
 
@@ -93,7 +135,7 @@ impl Page {
 pub struct ClickResult {
     /// Pages open on the counter (K), spread over the replicas; one of them is clicked.
     pub pages: usize,
-    /// The app or the plain page.
+    /// The app, the plain page or the socket.io page.
     pub page: Page,
     /// Clicks made.
     pub clicks: usize,
@@ -118,7 +160,8 @@ pub struct ClickResult {
     /// CPU time of all the browsers' processes per click, in milliseconds: with the pages'
     /// work shared out over the cores, what makes K pages slower than two.
     pub browser_cpu_ms_per_click: f64,
-    /// CPU time of the replicas per click, in milliseconds.
+    /// CPU time of the replicas (for the socket.io page, its servers) per click, in
+    /// milliseconds.
     pub replica_cpu_ms_per_click: f64,
     /// CPU time of all the browsers over as long without a click, in milliseconds: the part
     /// of `browser_cpu_ms_per_click` the click did not cause.
@@ -128,21 +171,29 @@ pub struct ClickResult {
     pub clock_spread_ms: f64,
 }
 
-pub async fn run(bench: &mut Bench) -> Result<Vec<ClickResult>> {
+/// Measures each K of the plan with each kind of page: the socket.io page only when its
+/// servers are given.
+pub async fn run(
+    bench: &mut Bench,
+    socketio: Option<&socketio::Servers>,
+) -> Result<Vec<ClickResult>> {
     let driver = ChromeDriver::start().await?;
+    let mut kinds = vec![Page::App, Page::Plain];
+    kinds.extend(socketio.map(|_| Page::SocketIo));
     let mut results = Vec::new();
     for pages in bench.plan.click_pages.clone() {
-        for page in [Page::App, Page::Plain] {
+        for &page in &kinds {
+            let site = Site::of(bench, socketio, page)?;
             eprintln!(
                 "clicks: {pages} pages ({}) over {} replicas, {} clicks",
                 page.label(),
-                bench.replicas.len(),
+                site.replicas.len(),
                 bench.plan.clicks
             );
             let mut browsers = Vec::with_capacity(pages);
             let outcome = tokio::time::timeout(
                 RUN_TIMEOUT,
-                measure(bench, &driver, pages, page, &mut browsers),
+                measure(bench, &driver, pages, page, &site, &mut browsers),
             )
             .await;
             for browser in browsers {
@@ -172,6 +223,7 @@ async fn measure(
     driver: &ChromeDriver,
     pages: usize,
     page: Page,
+    site: &Site,
     browsers: &mut Vec<Browser>,
 ) -> Result<ClickResult> {
     if pages < 2 {
@@ -180,14 +232,15 @@ async fn measure(
     let counter = format!("bench-clicks-{pages}-{page:?}").to_lowercase();
     let mut first_value = None;
     for index in 0..pages {
-        let replica = &bench.replicas[index % bench.replicas.len()];
+        let replica = &site.replicas[index % site.replicas.len()];
         browsers.push(driver.browser(&UNTHROTTLED).await?);
-        let value = open(&browsers[index], &replica.http_url(&page.path(&counter))).await?;
+        let url = format!("{replica}{}", page.path(&counter));
+        let value = open(&browsers[index], &url).await?;
         first_value.get_or_insert(value);
     }
     // Every page that opened sent every other a presence frame; let them settle.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let first_value = first_value.context("no page")?;
+    let mut first_value = first_value.context("no page")?;
     let clock_spread_ms = clock_spread(browsers).await?;
 
     let (clicker, others) = browsers.split_first().context("no page")?;
@@ -201,7 +254,16 @@ async fn measure(
     };
     let browser_pids: Vec<Option<u32>> =
         browsers.iter().flat_map(Browser::pids).map(Some).collect();
-    let replica_pids = bench.system_pids().replicas;
+    let replica_pids = &site.pids;
+    for value in (first_value + 1..).take(WARM_UP_CLICKS) {
+        click(clicker, x, y).await?;
+        tokio::time::sleep(PAUSE).await;
+        wait_until_shown(others, value).await?;
+    }
+    first_value += WARM_UP_CLICKS as i64;
+    for browser in browsers.iter() {
+        browser.client.execute(page_log::FORGET, Vec::new()).await?;
+    }
     let idle_before = cpu_ticks(&browser_pids);
     tokio::time::sleep(PAUSE * IDLE_WINDOWS).await;
     let idle_ticks = cpu_ticks(&browser_pids).saturating_sub(idle_before);
@@ -209,11 +271,11 @@ async fn measure(
     // polling that follows is left out.
     let (mut browser_ticks, mut replica_ticks) = (0, 0);
     for (value, _) in (first_value + 1..).zip(0..bench.plan.clicks) {
-        let before = (cpu_ticks(&browser_pids), cpu_ticks(&replica_pids));
+        let before = (cpu_ticks(&browser_pids), cpu_ticks(replica_pids));
         click(clicker, x, y).await?;
         tokio::time::sleep(PAUSE).await;
         browser_ticks += cpu_ticks(&browser_pids).saturating_sub(before.0);
-        replica_ticks += cpu_ticks(&replica_pids).saturating_sub(before.1);
+        replica_ticks += cpu_ticks(replica_pids).saturating_sub(before.1);
         wait_until_shown(others, value).await?;
     }
     let clicks = bench.plan.clicks;

@@ -148,17 +148,7 @@ impl Replica {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("could not start {}", binary.display()))?;
-        let stdout = child.stdout.take().context("no stdout pipe")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let first = tokio::time::timeout(START_TIMEOUT, lines.next_line())
-            .await
-            .context("the backend did not announce its address in time")??
-            .context("the backend exited before announcing its address")?;
-        let address = first
-            .strip_prefix("listening on http://")
-            .with_context(|| format!("unexpected first line from the backend: {first:?}"))?
-            .parse()
-            .context("the backend announced an unreadable address")?;
+        let (address, lines) = announced_address(&mut child, "the backend").await?;
         Ok(Replica {
             child,
             _stdout: lines,
@@ -191,6 +181,27 @@ impl Replica {
             value.trim().parse().ok()
         }))
     }
+}
+
+/// Waits for the `listening on http://ADDR` line a server started by the benchmark prints
+/// first (the backend, or a socket.io server), and returns the address with its standard
+/// output, which must be held open: a closed pipe would make any later print fail.
+pub async fn announced_address(
+    child: &mut Child,
+    who: &str,
+) -> Result<(SocketAddr, Lines<BufReader<ChildStdout>>)> {
+    let stdout = child.stdout.take().context("no stdout pipe")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(START_TIMEOUT, lines.next_line())
+        .await
+        .with_context(|| format!("{who} did not announce its address in time"))??
+        .with_context(|| format!("{who} exited before announcing its address"))?;
+    let address = first
+        .strip_prefix("listening on http://")
+        .with_context(|| format!("unexpected first line from {who}: {first:?}"))?
+        .parse()
+        .with_context(|| format!("{who} announced an unreadable address"))?;
+    Ok((address, lines))
 }
 
 /// A port that was free a moment ago on 127.0.0.1.

@@ -18,7 +18,10 @@
 //!    ([`frontend`]);
 //! 5. click latency: K Chromium pages of one counter over both replicas, one clicked, where
 //!    the time goes until every other page shows the click ([`clicks`], reading what a probe
-//!    in each page records: [`page_log`]), against plain WebSocket clients ([`floor`]).
+//!    in each page records: [`page_log`]), against plain WebSocket clients ([`floor`]), with
+//!    the app, a plain page ([`plain_page`]) and, when Node.js is installed, a socket.io page
+//!    on two socket.io servers over the same Redis ([`socketio`], compared in
+//!    [`beside_socketio`]).
 //!
 //! It prints a table and writes the results as JSON; a full run also writes the results section
 //! of `BENCHMARKS.md` ([`report`]), judged against the targets ([`targets`]). `--quick` runs a
@@ -33,6 +36,7 @@
 //! Modules depend on each other in one direction only: phases on the harness and the parts
 //! below it, [`results`] on the phases, [`targets`] on [`results`], [`report`] on both.
 
+mod beside_socketio;
 mod blocking_writer;
 mod chromium;
 mod clicks;
@@ -53,6 +57,7 @@ mod plan;
 mod replicated;
 mod report;
 mod results;
+mod socketio;
 mod targets;
 mod usage;
 mod worker;
@@ -213,6 +218,7 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
     let machine = Machine::describe();
     let mut bench = Bench::start(plan.clone(), paths).await?;
     let mut failures = Vec::new();
+    let mut left_out = Vec::new();
     let mut note = |phase: &str, error: anyhow::Error| {
         eprintln!("warning: the {phase} benchmark failed: {error:#}");
         failures.push(format!("{phase}: {error:#}"));
@@ -258,11 +264,28 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
     }
     let mut clicks = Vec::new();
     if all || plan.scope == Scope::ClicksOnly {
-        clicks = clicks::run(&mut bench)
+        // The socket.io servers live until the run ends, which kills them.
+        let mut socketio = None;
+        if let Some(missing) = socketio::missing_programs() {
+            eprintln!("note: left out {missing}");
+            left_out.push(missing);
+        } else {
+            socketio = socketio::Servers::start(
+                &bench.redis.url(),
+                &paths.log_dir.join("socketio"),
+                &paths.log_dir,
+                bench.replicas.len(),
+            )
+            .await
+            .map_err(|error| note("socket.io servers", error))
+            .ok();
+        }
+        clicks = clicks::run(&mut bench, socketio.as_ref())
             .await
             .map_err(|error| note("click-latency", error))
             .unwrap_or_default();
     }
+    let clicks_beside_socketio = beside_socketio::compare(&clicks);
     Ok(Results {
         machine,
         backend: paths.backend.clone(),
@@ -274,6 +297,8 @@ async fn measure(plan: Plan, paths: &Paths) -> Result<Results> {
         replicated,
         frontend,
         clicks,
+        clicks_beside_socketio,
         failures,
+        left_out,
     })
 }

@@ -8,7 +8,9 @@
 //! - `sends`: when the app called `WebSocket.prototype.send`, before the frame was handed to
 //!   the browser;
 //! - `frames`: each `state` frame's arrival and value, from a `message` listener added in the
-//!   socket's constructor, so that it runs before the app's own handler;
+//!   socket's constructor, so that it runs before the app's own handler; a state frame is the
+//!   app's (and the plain page's) `{"type":"state",…}`, or the socket.io page's event packet
+//!   `42["state",{"value":…}]` (Engine.IO message `4`, Socket.IO event `2`);
 //! - `shown`: each new number in `[data-testid=count]`, from a `MutationObserver`, when the
 //!   observer ran: after the app wrote the text, before the browser painted it.
 //!
@@ -26,6 +28,15 @@ pub const PROBE: &str = r#"(() => {
   const log = { clicks: [], sends: [], frames: [], shown: [] };
   window.__benchLog = log;
   addEventListener('click', () => log.clicks.push(now()), { capture: true });
+  // The state in a text frame, or null: see the module doc for the two forms.
+  const state = (data) => {
+    if (data.startsWith('42[')) {
+      const [name, payload] = JSON.parse(data.slice(2));
+      return name === 'state' ? payload : null;
+    }
+    const frame = JSON.parse(data);
+    return frame.type === 'state' ? frame : null;
+  };
   const send = WebSocket.prototype.send;
   WebSocket.prototype.send = function (data) {
     log.sends.push(now());
@@ -38,8 +49,8 @@ pub const PROBE: &str = r#"(() => {
         const at = now();
         if (typeof event.data !== 'string') return;
         try {
-          const frame = JSON.parse(event.data);
-          if (frame.type === 'state') log.frames.push([at, frame.value]);
+          const frame = state(event.data);
+          if (frame !== null) log.frames.push([at, frame.value]);
         } catch (_) {}
       });
     }
@@ -83,6 +94,11 @@ while (Date.now() < end) {
   samples += 1;
 }
 return sum / samples;"#;
+
+/// Forgets everything recorded so far (after the warm-up clicks); the number on screen is
+/// kept, so that only a new one is recorded.
+pub const FORGET: &str = r#"const log = window.__benchLog;
+for (const records of [log.clicks, log.sends, log.frames, log.shown]) records.length = 0;"#;
 
 /// Everything the page recorded.
 pub const READ: &str = "return window.__benchLog;";

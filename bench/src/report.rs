@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::beside_socketio::BesideSocketIo;
 use crate::clicks::ClickResult;
 use crate::fanout::FanoutResult;
 use crate::frontend::kb;
@@ -39,6 +40,13 @@ pub fn tables(results: &Results) -> String {
         let _ = writeln!(out, "Phases that failed:\n");
         for failure in &results.failures {
             let _ = writeln!(out, "- {failure}");
+        }
+        out.push('\n');
+    }
+    if !results.left_out.is_empty() {
+        let _ = writeln!(out, "Left out (a program they need is not installed):\n");
+        for left_out in &results.left_out {
+            let _ = writeln!(out, "- {left_out}");
         }
         out.push('\n');
     }
@@ -212,6 +220,9 @@ pub fn tables(results: &Results) -> String {
 
     if !results.clicks.is_empty() {
         clicks(&mut out, &results.clicks);
+    }
+    if !results.clicks_beside_socketio.is_empty() {
+        beside_socketio(&mut out, &results.clicks_beside_socketio);
     }
 
     let _ = writeln!(out, "\n### Targets\n");
@@ -387,6 +398,29 @@ fn clicks(out: &mut String, runs: &[ClickResult]) {
         );
     }
     out.push('\n');
+}
+
+/// Click → last page shows it, the app beside socket.io for each K, from the table above.
+fn beside_socketio(out: &mut String, compared: &[BesideSocketIo]) {
+    let _ = writeln!(
+        out,
+        "\n| click → last page shows it, ms | app p50 / p95 | socket.io p50 / p95 | \
+         app / socket.io p50 / p95 |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for c in compared {
+        let _ = writeln!(
+            out,
+            "| K = {} | {:.1} / {:.1} | {:.1} / {:.1} | {:.2}× / {:.2}× |",
+            c.pages,
+            c.app_ms.0,
+            c.app_ms.1,
+            c.socketio_ms.0,
+            c.socketio_ms.1,
+            c.ratio_p50,
+            c.ratio_p95
+        );
+    }
 }
 
 /// The rows of the click-latency table, in its order.

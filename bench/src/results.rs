@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::beside_socketio::BesideSocketIo;
 use crate::clicks::ClickResult;
 use crate::fanout::FanoutResult;
 use crate::frontend::FrontendResult;
@@ -35,10 +36,14 @@ pub struct Results {
     pub replicated: Vec<ReplicatedRun>,
     /// The frontend's weight and start; `None` when the phase failed or did not run.
     pub frontend: Option<FrontendResult>,
-    /// Click latency in browsers, one entry per number of pages.
+    /// Click latency in browsers, one entry per number of pages and kind of page.
     pub clicks: Vec<ClickResult>,
+    /// The app's click latency over socket.io's in the same run, one entry per K.
+    pub clicks_beside_socketio: Vec<BesideSocketIo>,
     /// Phases that failed, with the reason: the run goes on and reports what it could.
     pub failures: Vec<String>,
+    /// Comparisons left out because a program they need is not installed: not failures.
+    pub left_out: Vec<String>,
 }
 
 /// The machine a run measured, as far as `/proc` tells.

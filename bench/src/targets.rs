@@ -2,6 +2,7 @@
 //! them and the words the report puts them in both read these constants. They are reported,
 //! never asserted: a missed target is a finding, not a failed run.
 
+use crate::beside_socketio::BesideSocketIo;
 use crate::clicks::Page;
 use crate::frontend::kb;
 use crate::results::Results;
@@ -245,6 +246,11 @@ pub fn check(results: &Results) -> Vec<Row> {
         verdict,
     });
 
+    rows.push(never_behind_socketio(
+        &results.clicks_beside_socketio,
+        &results.left_out,
+    ));
+
     let Some(front) = &results.frontend else {
         let (measured, verdict) = not_run();
         rows.push(Row {
@@ -283,6 +289,56 @@ pub fn check(results: &Results) -> Vec<Row> {
         verdict,
     });
     rows
+}
+
+/// "Never behind socket.io": at every K of the run, the app's click → last page shows it at
+/// most socket.io's, at p50 and at p95, both measured in the same run.
+fn never_behind_socketio(compared: &[BesideSocketIo], left_out: &[String]) -> Row {
+    let target = "Never behind socket.io (same run, every K): click → all other pages, app p50 \
+                  and p95 ≤ socket.io's"
+        .to_owned();
+    if compared.is_empty() {
+        let (measured, verdict) = match left_out.first() {
+            Some(why) => (format!("not run: {why}"), "n/a".to_owned()),
+            None => not_run(),
+        };
+        return Row {
+            target,
+            measured,
+            verdict,
+        };
+    }
+    let measured = compared
+        .iter()
+        .map(|c| {
+            format!(
+                "K = {}: app {:.1} / {:.1} ms, socket.io {:.1} / {:.1} ms ({:.2}× / {:.2}×)",
+                c.pages,
+                c.app_ms.0,
+                c.app_ms.1,
+                c.socketio_ms.0,
+                c.socketio_ms.1,
+                c.ratio_p50,
+                c.ratio_p95
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let behind: Vec<String> = compared
+        .iter()
+        .filter(|c| !c.not_behind())
+        .map(|c| {
+            format!(
+                "K = {}: {:.2}× at p50, {:.2}× at p95",
+                c.pages, c.ratio_p50, c.ratio_p95
+            )
+        })
+        .collect();
+    Row {
+        target,
+        measured,
+        verdict: judge(behind.is_empty(), behind.join("; ")),
+    }
 }
 
 fn judge(met: bool, by: String) -> String {
@@ -334,6 +390,33 @@ mod tests {
         }
         assert!(planned(&Plan::quick(), HOT_COUNTER_ROUND));
         assert!(Plan::full().click_pages.contains(&CLICK_PAGES));
+    }
+
+    #[test]
+    fn the_app_is_behind_socketio_when_either_percentile_of_any_k_is() {
+        use crate::beside_socketio::{compare, tests::run};
+        let ahead = compare(&[
+            run(2, Page::App, (10.0, 15.0)),
+            run(2, Page::SocketIo, (10.0, 20.0)),
+            run(8, Page::App, (12.0, 18.0)),
+            run(8, Page::SocketIo, (16.0, 24.0)),
+        ]);
+        assert_eq!(never_behind_socketio(&ahead, &[]).verdict, "met");
+        let behind_at_p95 = compare(&[
+            run(2, Page::App, (10.0, 15.0)),
+            run(2, Page::SocketIo, (10.0, 20.0)),
+            run(8, Page::App, (12.0, 30.0)),
+            run(8, Page::SocketIo, (16.0, 24.0)),
+        ]);
+        let row = never_behind_socketio(&behind_at_p95, &[]);
+        assert_eq!(
+            row.verdict,
+            "**missed** (K = 8: 0.75× at p50, 1.25× at p95)"
+        );
+        assert!(row.measured.contains("K = 2: app 10.0 / 15.0 ms"));
+        let skipped = never_behind_socketio(&[], &["node not installed".to_owned()]);
+        assert_eq!(skipped.verdict, "n/a");
+        assert!(skipped.measured.contains("node not installed"));
     }
 
     #[test]
