@@ -15,6 +15,7 @@ mod history;
 mod hosts;
 mod liveness;
 mod load_balancer;
+mod open_counters;
 mod protocol;
 mod publish;
 mod reconcile;
