@@ -16,6 +16,7 @@ mod hosts;
 mod liveness;
 mod load_balancer;
 mod open_counters;
+mod owned;
 mod protocol;
 mod publish;
 mod reconcile;
