@@ -13,6 +13,7 @@ mod faults;
 mod helpers;
 mod history;
 mod hosts;
+mod keys;
 mod liveness;
 mod load_balancer;
 mod open_counters;
