@@ -3,6 +3,7 @@
 
 mod broken_frames;
 mod browser;
+mod change_log;
 mod contract;
 mod counter_page;
 mod damage;

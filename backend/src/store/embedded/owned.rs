@@ -206,7 +206,7 @@ pub fn apply(
         .map_err(fault)?;
     // Exactly `history_limit` rows stay: the ones older than that go as new ones come.
     if version > history_limit {
-        let oldest_kept = version - history_limit;
+        let oldest_kept = version - history_limit + 1;
         tables
             .history
             .retain_in((name.as_str(), 0)..(name.as_str(), oldest_kept), |_, _| {
