@@ -106,6 +106,8 @@ mod tests {
             op_id: OpId::try_from(id.to_owned()).unwrap(),
             delta,
             created_ms,
+            label: None,
+            undoes: None,
         }
     }
 
