@@ -76,6 +76,7 @@ fn main() {
     web::mark("app-start");
     // Before anything reads the address: a key leaves it, an app start finds its counter.
     start::settle_location();
+    start::watch_fragment();
     web::register_service_worker();
     let Some(root) = shell::app_root() else {
         return;
