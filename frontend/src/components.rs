@@ -4,8 +4,10 @@
 pub mod app_bar;
 pub mod change_button;
 pub mod count_display;
+pub mod create;
 pub mod invalid_name;
 pub mod notice;
 pub mod open_counter;
+pub mod owner;
 pub mod share_button;
 pub mod status_badge;

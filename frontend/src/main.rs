@@ -20,10 +20,12 @@
 //! socket, and the rest is left to [`deferred`]. A state frame's own work is the number's
 //! text.
 
+mod api;
 mod components;
 mod connection;
 mod deferred;
 mod keyboard;
+mod keys;
 mod route;
 mod shell;
 mod state;
