@@ -6,6 +6,11 @@
 //! again. A key is never put in a URL's path or query: it travels in the fragment, an
 //! `Authorization` header or an `auth` frame only.
 
+//!
+//! Compiled into the app (which takes keys from links) and into the owner module
+//! (`bin/owner`, which keeps the keys of a counter it created); each uses part of it.
+#![allow(dead_code)]
+
 use shared::{CounterName, Role};
 
 /// Where `name`'s key for `role` lives. The version lets a later format move on without

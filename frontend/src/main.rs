@@ -20,7 +20,6 @@
 //! socket, and the rest is left to [`deferred`]. A state frame's own work is the number's
 //! text.
 
-mod api;
 mod components;
 mod connection;
 mod deferred;

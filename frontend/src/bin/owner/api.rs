@@ -9,8 +9,8 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::{
-    CounterInfo, CounterMeta, CounterName, CounterState, CreateRequest, Created, ErrorBody,
-    ErrorCode, HistoryPage, Role, RotatedKey, SetRequest, SettingsPatch,
+    CounterMeta, CounterName, CounterState, CreateRequest, Created, ErrorBody, ErrorCode,
+    HistoryPage, Role, RotatedKey, SetRequest, SettingsPatch,
 };
 
 use crate::keys::role_word;
@@ -29,14 +29,6 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The code, when the server gave one.
-    pub fn code(&self) -> Option<ErrorCode> {
-        match self {
-            Self::Refused { code, .. } => Some(*code),
-            Self::Network(_) => None,
-        }
-    }
-
     /// What a person reads: what happened and what to do about it.
     pub fn words(&self) -> String {
         let (code, message) = match self {
@@ -132,8 +124,10 @@ pub async fn create(request: &CreateRequest) -> Result<Created, ApiError> {
     send_json(Request::post("/api/counters"), request).await
 }
 
-/// `GET /api/counters/{name}`: the value and the settings everyone sees.
-pub async fn info(name: &CounterName) -> Result<CounterInfo, ApiError> {
+/// The settings everyone sees, from `GET /api/counters/{name}`. Read as [`CounterMeta`]
+/// alone (the value's fields are skipped): `CounterInfo`'s flattened fields would bring
+/// serde's buffering deserializer into the app, several KB of download.
+pub async fn settings(name: &CounterName) -> Result<CounterMeta, ApiError> {
     decode(Request::get(&url(name, "")).send().await?).await
 }
 

@@ -4,7 +4,6 @@
 use gloo_timers::callback::Timeout;
 use yew::prelude::*;
 
-use super::qr::Qr;
 use crate::web;
 
 /// How long "Copied" stays on a copy button, in milliseconds.
@@ -31,65 +30,60 @@ impl Links {
     }
 }
 
-#[derive(PartialEq, Properties)]
-pub struct LinkCardProps {
+/// One link's card: heading, what it is for, an optional warning, the QR code, the link and
+/// its copy button, then `extra` (the staff link's "new link" button).
+pub struct Card {
     /// `staff-link`, `display-link` or `owner-link`: the link's test id.
     pub testid: &'static str,
-    pub heading: AttrValue,
-    /// What the link is for, in a sentence.
-    pub about: AttrValue,
-    pub link: AttrValue,
-    /// A warning shown above the link (the owner link's).
-    #[prop_or_default]
-    pub warning: Option<AttrValue>,
-    #[prop_or_default]
-    pub children: Html,
+    pub heading: &'static str,
+    pub about: &'static str,
+    pub warning: Option<&'static str>,
 }
 
-/// One link: heading, what it is for, the link itself, a copy button and its QR code.
-#[function_component]
-pub fn LinkCard(props: &LinkCardProps) -> Html {
-    let copied = use_state(|| None::<bool>);
-    let timer = use_mut_ref(|| None::<Timeout>);
+/// Draws `card` for `link` with its (memoised) QR code. `copied` names the card whose link
+/// was copied last, for its button to say so for a moment.
+pub fn link_card(
+    card: Card,
+    link: &str,
+    qr: Html,
+    copied: &UseStateHandle<Option<&'static str>>,
+    extra: Html,
+) -> Html {
     let onclick = {
         let copied = copied.clone();
-        let link = props.link.clone();
-        Callback::from(move |_: MouseEvent| {
-            let copied = copied.clone();
-            let link = link.clone();
-            let timer = timer.clone();
+        let link = link.to_owned();
+        let testid = card.testid;
+        move |_: MouseEvent| {
+            let (copied, link) = (copied.clone(), link.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                copied.set(Some(web::copy_text(&link).await));
-                let clear = copied.clone();
-                *timer.borrow_mut() = Some(Timeout::new(COPIED_MS, move || clear.set(None)));
+                // Where the clipboard is refused the link stays on screen to select.
+                if web::copy_text(&link).await {
+                    copied.set(Some(testid));
+                    let clear = copied.clone();
+                    Timeout::new(COPIED_MS, move || clear.set(None)).forget();
+                }
             });
-        })
+        }
     };
-    let button_text = match *copied {
-        Some(true) => "Copied",
-        Some(false) => "Select and copy the link by hand",
-        None => "Copy link",
-    };
+    let done = **copied == Some(card.testid);
     html! {
-        <section class={classes!("link-card", props.warning.is_some().then_some("private"))}
-            data-link={props.testid}>
-            <h3>{ props.heading.clone() }</h3>
-            <p class="help">{ props.about.clone() }</p>
-            { props.warning.as_ref().map(|warning| html! {
-                <p class="warning" role="note">{ warning.clone() }</p>
-            }) }
+        <section class={classes!("link-card", card.warning.is_some().then_some("private"))}
+            data-link={card.testid}>
+            <h3>{ card.heading }</h3>
+            <p class="help">{ card.about }</p>
+            { card.warning.map(|warning| html! { <p class="warning" role="note">{ warning }</p> }) }
             <div class="link-body">
-                <Qr text={props.link.clone()} label={format!("QR code of the {}", props.heading)} />
+                { qr }
                 <div class="link-text">
-                    <a href={props.link.clone()} data-testid={props.testid} rel="noreferrer"
-                        target="_blank">{ props.link.clone() }</a>
+                    <a href={link.to_owned()} data-testid={card.testid} rel="noreferrer"
+                        target="_blank">{ link }</a>
                     <button type="button" class="copy" data-testid="copy" {onclick}>
-                        { button_text }
+                        { if done { "Copied" } else { "Copy link" } }
                     </button>
                     <span class="visually-hidden" role="status">
-                        { if *copied == Some(true) { "Link copied to the clipboard" } else { "" } }
+                        { if done { "Link copied to the clipboard" } else { "" } }
                     </span>
-                    { props.children.clone() }
+                    { extra }
                 </div>
             </div>
         </section>

@@ -5,8 +5,8 @@ use shared::{CounterMeta, SettingsPatch};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use super::{Note, OwnerContext};
 use crate::api;
+use crate::panel::{Note, OwnerContext};
 
 /// The patch that turns `loaded` into what the fields say, sending only what changed: a
 /// new capacity with an untouched warn level lets the server reset the warn level to 90 % of
@@ -72,8 +72,8 @@ pub fn SettingsForm(props: &SettingsProps) -> Html {
         let name = props.owner.name.clone();
         use_effect_with((), move |()| {
             wasm_bindgen_futures::spawn_local(async move {
-                match api::info(&name).await {
-                    Ok(info) => loaded.set(Some(info.meta)),
+                match api::settings(&name).await {
+                    Ok(meta) => loaded.set(Some(meta)),
                     Err(err) => note.set(Note::Problem(err.words())),
                 }
             });

@@ -6,27 +6,16 @@ use yew::prelude::*;
 /// The quiet zone around the code, in modules: the standard asks for four.
 const QUIET: usize = 4;
 
-#[derive(PartialEq, Properties)]
-pub struct QrProps {
-    /// What the code says (a link).
-    pub text: AttrValue,
-    /// What a screen reader says instead of the picture.
-    pub label: AttrValue,
-}
-
 /// The QR code of `text`, black on white whatever the colour scheme (scanners want dark on
-/// light), scaled by CSS.
-#[function_component]
-pub fn Qr(props: &QrProps) -> Html {
-    let drawn = use_memo(props.text.clone(), |text| draw(text));
-    let Some((width, path)) = (*drawn).clone() else {
+/// light), scaled by CSS; nothing if `text` does not fit a code.
+pub fn qr_svg(text: &str, label: String) -> Html {
+    let Some((width, path)) = draw(text) else {
         return html! {};
     };
     let size = width + 2 * QUIET;
-    let view_box = format!("0 0 {size} {size}");
     html! {
-        <svg class="qr" data-testid="qr" viewBox={view_box} role="img"
-            aria-label={props.label.clone()} shape-rendering="crispEdges">
+        <svg class="qr" data-testid="qr" viewBox={format!("0 0 {size} {size}")} role="img"
+            aria-label={label} shape-rendering="crispEdges">
             <rect width="100%" height="100%" fill="#fff" />
             <path d={path} fill="#000" />
         </svg>

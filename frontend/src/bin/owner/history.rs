@@ -4,11 +4,11 @@ use gloo_timers::callback::Interval;
 use shared::HistoryEntry;
 use yew::prelude::*;
 
-use super::chart::HistoryChart;
-use super::today::{self, Today};
-use super::{Note, OwnerContext};
 use crate::api::{self, ApiError};
-use crate::web;
+use crate::chart::history_chart;
+use crate::panel::{Note, OwnerContext};
+use crate::today::{self, Today};
+use crate::{browser, web};
 
 /// Entries per history page: the most the server gives.
 const PAGE: usize = 1000;
@@ -51,7 +51,7 @@ pub fn HistorySection(props: &HistoryProps) -> Html {
         let owner = props.owner.clone();
         use_effect_with(*reads, move |_| {
             wasm_bindgen_futures::spawn_local(async move {
-                let day_start = web::local_day_start_ms();
+                let day_start = browser::local_day_start_ms();
                 match read_today(&owner, day_start).await {
                     Ok(entries) => {
                         today.set(Some(today::summarize(
@@ -83,62 +83,51 @@ pub fn HistorySection(props: &HistoryProps) -> Html {
         });
     }
     let refresh = Callback::from(move |_: MouseEvent| bump.emit(()));
-    html! {
-        <section class="owner-section history">
-            <h3>{ "Today" }</h3>
-            { (*today).clone().map(|today| html! { <HistoryChart {today} /> }) }
-            { note.view() }
-            <div class="row">
-                <button type="button" data-testid="history-refresh" onclick={refresh}>
-                    { "Refresh" }
-                </button>
-                <ExportCsv owner={props.owner.clone()} />
-            </div>
-        </section>
-    }
-}
-
-#[derive(PartialEq, Properties)]
-pub struct ExportProps {
-    pub owner: OwnerContext,
-}
-
-/// Downloads the whole history as `{name}-history.csv`: read with the key in a header, then
-/// handed to the browser as a file.
-#[function_component]
-pub fn ExportCsv(props: &ExportProps) -> Html {
-    let note = use_state(Note::default);
-    let busy = use_state(|| false);
-    let onclick = {
-        let (note, busy) = (note.clone(), busy.clone());
+    let export_note = use_state(Note::default);
+    let exporting = use_state(|| false);
+    let export = {
+        let (note, busy) = (export_note.clone(), exporting.clone());
         let owner = props.owner.clone();
         Callback::from(move |_: MouseEvent| {
             let (note, busy, owner) = (note.clone(), busy.clone(), owner.clone());
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
-                match api::history_csv(&owner.name, &owner.key).await {
-                    Ok(csv) => {
-                        let file = format!("{}-history.csv", owner.name);
-                        if web::download(&file, "text/csv", &csv) {
-                            note.set(Note::Done(format!("Saved {file}.")));
-                        } else {
-                            note.set(Note::Problem(
-                                "This browser refused to save the file.".into(),
-                            ));
-                        }
-                    }
-                    Err(err) => note.set(Note::Problem(err.words())),
-                }
+                note.set(export_csv(&owner).await);
                 busy.set(false);
             });
         })
     };
     html! {
-        <>
-            <button type="button" data-testid="export-csv" {onclick} disabled={*busy}>
-                { "Download history (CSV)" }
-            </button>
+        <section class="owner-section history">
+            <h3>{ "Today" }</h3>
+            { (*today).as_ref().map(history_chart) }
             { note.view() }
-        </>
+            <div class="row">
+                <button type="button" data-testid="history-refresh" onclick={refresh}>
+                    { "Refresh" }
+                </button>
+                <button type="button" data-testid="export-csv" onclick={export}
+                    disabled={*exporting}>
+                    { "Download history (CSV)" }
+                </button>
+            </div>
+            { export_note.view() }
+        </section>
+    }
+}
+
+/// Downloads the whole history as `{name}-history.csv`: read with the key in a header, then
+/// handed to the browser as a file.
+async fn export_csv(owner: &OwnerContext) -> Note {
+    match api::history_csv(&owner.name, &owner.key).await {
+        Ok(csv) => {
+            let file = format!("{}-history.csv", owner.name);
+            if browser::download(&file, "text/csv", &csv) {
+                Note::Done(format!("Saved {file}."))
+            } else {
+                Note::Problem("This browser refused to save the file.".into())
+            }
+        }
+        Err(err) => Note::Problem(err.words()),
     }
 }

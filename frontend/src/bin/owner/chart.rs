@@ -3,7 +3,7 @@
 
 use yew::prelude::*;
 
-use super::today::{Flow, Today};
+use crate::today::{Flow, Today};
 
 /// The hourly chart's plot area, in SVG units.
 const PLOT_LEFT: f64 = 28.0;
@@ -15,15 +15,8 @@ const LABEL_BARS_LEFT: f64 = 110.0;
 const LABEL_BARS_WIDTH: f64 = 190.0;
 const LABEL_ROW: f64 = 26.0;
 
-#[derive(PartialEq, Properties)]
-pub struct ChartProps {
-    pub today: Today,
-}
-
 /// The day's two charts and their totals in words.
-#[function_component]
-pub fn HistoryChart(props: &ChartProps) -> Html {
-    let today = &props.today;
+pub fn history_chart(today: &Today) -> Html {
     let summary = match today.peak {
         Some(peak) => format!(
             "Today: {} in, {} out, peak {peak}.",
@@ -171,13 +164,16 @@ pub fn bar_length(amount: u64, most: u64, full: f64) -> f64 {
     (amount as f64 / most as f64 * full).max(1.0)
 }
 
-/// A coordinate with at most one decimal, to keep the SVG short.
+/// A coordinate with at most one decimal, to keep the SVG short. Formatted as integers:
+/// Rust's float formatting would add about 10 KB to the app's download.
 fn fmt(value: f64) -> String {
-    let rounded = (value * 10.0).round() / 10.0;
-    if rounded.fract() == 0.0 {
-        format!("{}", rounded as i64)
+    let tenths = (value * 10.0).round() as i64;
+    let sign = if tenths < 0 { "-" } else { "" };
+    let (whole, tenth) = (tenths.unsigned_abs() / 10, tenths.unsigned_abs() % 10);
+    if tenth == 0 {
+        format!("{sign}{whole}")
     } else {
-        format!("{rounded:.1}")
+        format!("{sign}{whole}.{tenth}")
     }
 }
 
@@ -208,6 +204,8 @@ mod tests {
     fn coordinates_are_short() {
         assert_eq!(fmt(12.0), "12");
         assert_eq!(fmt(12.345), "12.3");
+        assert_eq!(fmt(0.96), "1");
+        assert_eq!(fmt(-0.5), "-0.5");
         assert_eq!(shorten("north door", 16), "north door");
         assert_eq!(shorten("a very long label text", 8), "a very …");
     }
