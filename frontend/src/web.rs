@@ -41,6 +41,48 @@ pub fn location_path() -> String {
         .unwrap_or_else(|| "/".to_owned())
 }
 
+/// The URL's fragment, with its `#` (empty when there is none).
+pub fn location_hash() -> String {
+    web_sys::window()
+        .and_then(|window| window.location().hash().ok())
+        .unwrap_or_default()
+}
+
+/// The URL's query, with its `?` (empty when there is none).
+pub fn location_search() -> String {
+    web_sys::window()
+        .and_then(|window| window.location().search().ok())
+        .unwrap_or_default()
+}
+
+/// Changes the address bar to `url` (same origin) without loading anything or adding a
+/// history entry.
+pub fn replace_url(url: &str) {
+    if let Some(history) = web_sys::window().and_then(|window| window.history().ok()) {
+        // Fails only for a URL of another origin, which the app never builds.
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(url));
+    }
+}
+
+/// Whether the service says counter `api_url` does not exist: `Some(true)` for a 404
+/// `not_found`, `Some(false)` for any other answer, `None` when no answer came (no
+/// network, server down). Asked when a socket cannot open, since a browser does not tell a
+/// page why an upgrade failed.
+pub async fn counter_missing(api_url: &str) -> Option<bool> {
+    let window = web_sys::window()?;
+    let response = JsFuture::from(window.fetch_with_str(api_url)).await.ok()?;
+    let response: web_sys::Response = response.dyn_into().ok()?;
+    if response.status() != 404 {
+        return Some(false);
+    }
+    // A proxy's own 404 page is not the service saying the name is unknown.
+    let text = JsFuture::from(response.text().ok()?).await.ok()?;
+    Some(
+        text.as_string()
+            .is_some_and(|text| text.contains("\"not_found\"")),
+    )
+}
+
 /// The page's full URL, to share.
 pub fn location_href() -> String {
     web_sys::window()

@@ -10,8 +10,8 @@
 //!   you sure" step of reset, set, rotate and delete.
 //! - [`api`]: the REST calls, the key in a header.
 //! - [`browser`]: the browser calls only this module makes.
-//! - `keys` and `web` are the app's own modules, compiled in here too, so a stored key or a
-//!   browser call is written once.
+//! - [`keys`]: the keys this device keeps, in the app's own entries.
+//! - `web` is the app's own module, compiled in here too, so a browser call is written once.
 
 mod api;
 mod browser;
@@ -19,7 +19,6 @@ mod chart;
 mod confirm;
 mod create;
 mod history;
-#[path = "../../keys.rs"]
 mod keys;
 mod links;
 mod panel;

@@ -1,15 +1,13 @@
-//! The secret keys this device holds, one `localStorage` entry per counter and role.
+//! The keys of a counter this device created or manages, in the same `localStorage` entries
+//! as the app's `device.rs` (one per counter and role, `shared-counter:v2:key:{name}:{role}`),
+//! so the counter's page presents the owner key the form kept, and the owner view finds the
+//! staff key. The format is tested on both sides.
 //!
 //! A key reaches the device in a link's fragment (`/c/door-2#staff=KEY`) or from the server
 //! when this device created the counter; the server keeps only hashes, so the staff key the
 //! owner was shown at creation is kept here too, for the owner view to show the staff link
 //! again. A key is never put in a URL's path or query: it travels in the fragment, an
 //! `Authorization` header or an `auth` frame only.
-
-//!
-//! Compiled into the app (which takes keys from links) and into the owner module
-//! (`bin/owner`, which keeps the keys of a counter it created); each uses part of it.
-#![allow(dead_code)]
 
 use shared::{CounterName, Role};
 
