@@ -81,7 +81,8 @@ pub fn key_in_fragment(fragment: &str) -> Option<(Role, String)> {
     };
     // Keys are URL-safe text; one that came percent-encoded (a mail client) is decoded.
     let key = decode(key);
-    let printable = !key.is_empty() && key.len() <= 256 && key.chars().all(|c| c.is_ascii_graphic());
+    let printable =
+        !key.is_empty() && key.len() <= 256 && key.chars().all(|c| c.is_ascii_graphic());
     printable.then_some((role, key))
 }
 
@@ -147,8 +148,14 @@ mod tests {
     #[test]
     fn display_paths_name_a_counter_display() {
         let door: CounterName = "door-2".parse().unwrap();
-        assert_eq!(Route::from_path("/c/door-2/display"), Route::Display(door.clone()));
-        assert_eq!(Route::from_path("/c/door-2/display/"), Route::Display(door.clone()));
+        assert_eq!(
+            Route::from_path("/c/door-2/display"),
+            Route::Display(door.clone())
+        );
+        assert_eq!(
+            Route::from_path("/c/door-2/display/"),
+            Route::Display(door.clone())
+        );
         assert_eq!(View::Display.path(&door), "/c/door-2/display");
         assert_eq!(View::Counter.path(&door), "/c/door-2");
         assert_eq!(

@@ -34,14 +34,16 @@ pub fn use_wake_lock() -> WakeLock {
         use_effect_with((), move |()| {
             let sentinel = Rc::new(RefCell::new(None::<JsValue>));
             request(&sentinel, status.clone());
-            let listener = web_sys::window().and_then(|window| window.document()).map(|document| {
-                let sentinel = sentinel.clone();
-                gloo_events::EventListener::new(&document, "visibilitychange", move |_| {
-                    if web::document_visible() {
-                        request(&sentinel, status.clone());
-                    }
-                })
-            });
+            let listener = web_sys::window()
+                .and_then(|window| window.document())
+                .map(|document| {
+                    let sentinel = sentinel.clone();
+                    gloo_events::EventListener::new(&document, "visibilitychange", move |_| {
+                        if web::document_visible() {
+                            request(&sentinel, status.clone());
+                        }
+                    })
+                });
             move || {
                 drop(listener);
                 if let Some(lock) = sentinel.borrow_mut().take() {
@@ -58,7 +60,8 @@ fn request(sentinel: &Rc<RefCell<Option<JsValue>>>, status: UseStateSetter<WakeL
     let Some(window) = web_sys::window() else {
         return;
     };
-    let wake_lock = Reflect::get(&window.navigator(), &"wakeLock".into()).unwrap_or(JsValue::UNDEFINED);
+    let wake_lock =
+        Reflect::get(&window.navigator(), &"wakeLock".into()).unwrap_or(JsValue::UNDEFINED);
     let Some(promise) = call(&wake_lock, "request", Some(&"screen".into())) else {
         status.set(WakeLock::Unavailable);
         return;
@@ -84,7 +87,10 @@ fn call(object: &JsValue, name: &str, argument: Option<&JsValue>) -> Option<JsVa
     if !object.is_object() {
         return None;
     }
-    let method = Reflect::get(object, &name.into()).ok()?.dyn_into::<Function>().ok()?;
+    let method = Reflect::get(object, &name.into())
+        .ok()?
+        .dyn_into::<Function>()
+        .ok()?;
     match argument {
         Some(argument) => method.call1(object, argument).ok(),
         None => method.call0(object).ok(),

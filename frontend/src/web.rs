@@ -77,7 +77,10 @@ pub async fn counter_missing(api_url: &str) -> Option<bool> {
     }
     // A proxy's own 404 page is not the service saying the name is unknown.
     let text = JsFuture::from(response.text().ok()?).await.ok()?;
-    Some(text.as_string().is_some_and(|text| text.contains("\"not_found\"")))
+    Some(
+        text.as_string()
+            .is_some_and(|text| text.contains("\"not_found\"")),
+    )
 }
 
 /// Sets one CSS property of the element behind `node`. Through the CSSOM, because the
@@ -177,14 +180,26 @@ pub async fn share(title: &str, url: &str) -> Shared {
         let _ = JsFuture::from(navigator.share_with_data(&data)).await;
         return Shared::Sheet;
     }
+    if copy_text(url).await {
+        Shared::Copied
+    } else {
+        Shared::Unavailable
+    }
+}
+
+/// Puts `text` on the clipboard (the Clipboard API); `false` where the browser has none or
+/// refuses (insecure contexts, no permission), and the page shows the text to copy by hand.
+pub async fn copy_text(text: &str) -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let navigator = window.navigator();
     let clipboard = Reflect::get(&navigator, &"clipboard".into()).unwrap_or(JsValue::UNDEFINED);
     if clipboard.is_object() && has_method(&clipboard, "writeText") {
         let clipboard: web_sys::Clipboard = clipboard.unchecked_into();
-        if JsFuture::from(clipboard.write_text(url)).await.is_ok() {
-            return Shared::Copied;
-        }
+        return JsFuture::from(clipboard.write_text(text)).await.is_ok();
     }
-    Shared::Unavailable
+    false
 }
 
 /// Whether `object.name` is a function.

@@ -16,12 +16,18 @@ pub fn GoneNotice(props: &GoneNoticeProps) -> Html {
         Gone::NotFound => (
             "not-found",
             "No such counter",
-            format!("There is no counter called “{}”. Check the link, or create one.", props.name),
+            format!(
+                "There is no counter called “{}”. Check the link, or create one.",
+                props.name
+            ),
         ),
         Gone::Deleted => (
             "deleted",
             "This counter is gone",
-            format!("The owner deleted “{}”. Its number and history are no longer kept.", props.name),
+            format!(
+                "The owner deleted “{}”. Its number and history are no longer kept.",
+                props.name
+            ),
         ),
     };
     html! {

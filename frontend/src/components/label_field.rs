@@ -15,7 +15,12 @@ pub struct LabelFieldProps {
 pub fn LabelField(props: &LabelFieldProps) -> Html {
     let onchange = props.onchange.reform(|event: Event| {
         let field: HtmlInputElement = event.target_unchecked_into();
-        let label = field.value().trim().chars().take(MAX_LABEL_LEN).collect::<String>();
+        let label = field
+            .value()
+            .trim()
+            .chars()
+            .take(MAX_LABEL_LEN)
+            .collect::<String>();
         (!label.is_empty()).then_some(label)
     });
     html! {

@@ -67,10 +67,17 @@ mod tests {
         assert_eq!(at(8), Capacity::Warn);
         assert_eq!(at(9), Capacity::Warn);
         assert_eq!(at(10), Capacity::Full);
-        assert_eq!(at(11), Capacity::Full, "past the capacity is still just full");
+        assert_eq!(
+            at(11),
+            Capacity::Full,
+            "past the capacity is still just full"
+        );
         assert_eq!(Capacity::of(Some(5), &meta(None, None)), Capacity::None);
         assert_eq!(Capacity::of(None, &levels), Capacity::None, "no value yet");
-        assert_eq!(Capacity::of(Some(10), &meta(Some(10), None)), Capacity::Full);
+        assert_eq!(
+            Capacity::of(Some(10), &meta(Some(10), None)),
+            Capacity::Full
+        );
         assert_eq!(Capacity::Warn.as_str(), "warn");
     }
 }

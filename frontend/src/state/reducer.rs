@@ -372,7 +372,10 @@ impl State {
             }
             Action::Undo { at_ms } => self.undo(at_ms),
             Action::UndoExpire { now_ms } => {
-                if self.undo_deadline().is_some_and(|deadline| deadline <= now_ms) {
+                if self
+                    .undo_deadline()
+                    .is_some_and(|deadline| deadline <= now_ms)
+                {
                     self.last_press = None;
                 }
             }
@@ -448,7 +451,11 @@ impl State {
                         }
                     }
                     Some(op_id) => {
-                        if self.last_press.as_ref().is_some_and(|last| last.op_id == op_id) {
+                        if self
+                            .last_press
+                            .as_ref()
+                            .is_some_and(|last| last.op_id == op_id)
+                        {
                             self.last_press = None;
                         }
                         self.settle(&op_id);
@@ -1087,10 +1094,16 @@ mod tests {
         let mut page = keyed_with_queued_press();
         page.apply(Action::Connected);
         page.apply(state_frame(5, 2));
-        assert!(flush(&mut page).is_empty(), "nothing before any access frame");
+        assert!(
+            flush(&mut page).is_empty(),
+            "nothing before any access frame"
+        );
         // Every socket hears `viewer` first on an owned counter, before its key is read.
         page.apply(access(Role::Viewer));
-        assert!(flush(&mut page).is_empty(), "the connect-time access is not the key's answer");
+        assert!(
+            flush(&mut page).is_empty(),
+            "the connect-time access is not the key's answer"
+        );
         assert_eq!(page.unsettled_presses(), 1, "and the press is kept");
         page.apply(access(Role::Staff));
         assert_eq!(
@@ -1103,7 +1116,11 @@ mod tests {
         page.apply(access(Role::Viewer));
         assert!(flush(&mut page).is_empty());
         page.apply(access(Role::Staff));
-        assert_eq!(flush(&mut page).len(), 1, "resent under its id once accepted");
+        assert_eq!(
+            flush(&mut page).len(),
+            1,
+            "resent under its id once accepted"
+        );
     }
 
     #[test]
@@ -1155,12 +1172,19 @@ mod tests {
     #[test]
     fn presses_made_before_a_viewer_is_known_never_go_out() {
         let mut page = Page::new("c1");
-        assert_eq!(page.role(), Role::Staff, "buttons until the server says otherwise");
+        assert_eq!(
+            page.role(),
+            Role::Staff,
+            "buttons until the server says otherwise"
+        );
         assert!(!page.role_known());
         page.apply(press(1));
         page.apply(Action::Connected);
         page.apply(state_frame(3, 1));
-        assert!(flush(&mut page).is_empty(), "nothing before the access frame");
+        assert!(
+            flush(&mut page).is_empty(),
+            "nothing before the access frame"
+        );
         page.apply(access(Role::Viewer));
         assert!(flush(&mut page).is_empty());
         assert_eq!(page.displayed_value(), Some(3));
@@ -1201,7 +1225,10 @@ mod tests {
     #[test]
     fn the_undo_window_closes() {
         let mut page = live(0, 1);
-        page.apply(Action::Press { delta: -1, at_ms: 0 });
+        page.apply(Action::Press {
+            delta: -1,
+            at_ms: 0,
+        });
         let op = page.outbox().next().unwrap().op_id.clone();
         flush(&mut page);
         page.apply(ack(&op, -1, 2));
@@ -1252,7 +1279,10 @@ mod tests {
                 r#"{"type":"increment","by":1,"op_id":"c1-2"}"#,
             ]
         );
-        assert!(!page.undo_available(), "merged presses are not undone one by one");
+        assert!(
+            !page.undo_available(),
+            "merged presses are not undone one by one"
+        );
         let restored = State::restore("c2".into(), page.saved(), 0);
         assert_eq!(restored.pending[0].label.as_deref(), Some("north door"));
     }
@@ -1271,7 +1301,11 @@ mod tests {
         page.apply(press(1));
         assert_eq!(page.capacity(), Capacity::Warn, "the press shows at once");
         page.apply(state_frame(12, 5));
-        assert_eq!(page.capacity(), Capacity::Warn, "held while the press is out");
+        assert_eq!(
+            page.capacity(),
+            Capacity::Warn,
+            "held while the press is out"
+        );
     }
 
     #[test]
