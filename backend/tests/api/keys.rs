@@ -385,3 +385,36 @@ on_both_stores!(
     the_owner_sets_the_value,
     a_deleted_counter_is_gone_everywhere,
 );
+
+/// Pub/sub is at-most-once: a deletion whose event a replica missed (here: the meta removed
+/// by hand, which publishes nothing) is found by its reconcile, which closes the sockets
+/// (4404) and writes nothing back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconcile_finds_a_deletion_whose_event_was_missed() {
+    let cluster = crate::helpers::owned::redis(2, &[]).await;
+    let a = &cluster.replicas[0];
+    let keys = create(a, json!({"name": "lost"})).await;
+    owned::change(a, "lost", 2, Some(&keys.staff_key)).await;
+    let mut sockets = Vec::new();
+    for replica in &cluster.replicas {
+        sockets.push(Socket::open(&replica.ws_url("lost")).await);
+    }
+    let redis = cluster.redis_server();
+    let _: i64 = redis
+        .cmd(&[
+            "DEL",
+            "counter:lost:meta",
+            "counter:lost",
+            "counter:lost:version",
+        ])
+        .await;
+    for socket in &mut sockets {
+        assert_eq!(socket.close_code().await, Some(4404));
+    }
+    let left: Vec<String> = redis.cmd(&["KEYS", "counter:lost"]).await;
+    let versions: Vec<String> = redis.cmd(&["KEYS", "counter:lost:version"]).await;
+    assert!(
+        left.is_empty() && versions.is_empty(),
+        "nothing was repaired back"
+    );
+}

@@ -301,3 +301,38 @@ on_both_stores!(
         "127.0.0.1"
     ]),
 );
+
+/// REST changes are rate-limited per client address like a socket's changes; a refused
+/// change changes nothing.
+async fn rest_changes_are_rate_limited_per_address(cluster: Cluster) {
+    let replica = &cluster.replicas[0];
+    for _ in 0..3 {
+        assert_eq!(owned::change(replica, "global", 1, None).await.status, 200);
+    }
+    refused(
+        &owned::change(replica, "global", 1, None).await,
+        429,
+        "rate_limited",
+    );
+    assert_eq!(cluster.stored_value("global").await, 3);
+}
+
+mod rate_limits {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rest_changes_are_rate_limited_per_address_on_redis() {
+        let flags = ["--max-ops-per-second", "1", "--max-ops-burst", "3"];
+        super::rest_changes_are_rate_limited_per_address(
+            crate::helpers::owned::redis(1, &flags).await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rest_changes_are_rate_limited_per_address_on_embedded() {
+        let flags = ["--max-ops-per-second", "1", "--max-ops-burst", "3"];
+        super::rest_changes_are_rate_limited_per_address(
+            crate::helpers::owned::embedded(&flags).await,
+        )
+        .await;
+    }
+}
