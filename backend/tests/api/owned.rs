@@ -336,3 +336,41 @@ mod rate_limits {
         .await;
     }
 }
+
+/// Keys travel in headers and frames, never in a request line, and no replica logs them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_never_reach_a_log() {
+    let cluster = crate::helpers::owned::redis(2, &[]).await;
+    let (a, b) = (&cluster.replicas[0], &cluster.replicas[1]);
+    let keys = create(a, json!({"name": "secret"})).await;
+    let mut socket = Socket::with_key(&b.ws_url("secret"), &keys.staff_key).await;
+    socket.client.change(1, "k-1").await;
+    owned::change(a, "secret", 1, Some(&keys.owner_key)).await;
+    let rotated = request(
+        b,
+        "POST",
+        "/api/counters/secret/keys/staff",
+        Some(&keys.owner_key),
+        None,
+    )
+    .await;
+    let new_key = rotated.body["key"].as_str().unwrap().to_owned();
+    request(
+        a,
+        "GET",
+        "/api/counters/secret/history",
+        Some(&keys.owner_key),
+        None,
+    )
+    .await;
+    for replica in &cluster.replicas {
+        let logs = replica.logs();
+        assert!(
+            logs.contains("secret"),
+            "the logs say what happened to the counter"
+        );
+        for key in [&keys.owner_key, &keys.staff_key, &new_key] {
+            assert!(!logs.contains(key.as_str()), "a key in the logs:\n{logs}");
+        }
+    }
+}
