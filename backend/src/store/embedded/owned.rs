@@ -189,7 +189,7 @@ pub fn apply(
     if let Some((key, delta, record_expires)) = undone {
         tables
             .undo
-            .insert(key, (-delta, true, record_expires))
+            .insert(key, (delta, true, record_expires))
             .map_err(fault)?;
     }
     let op_id = write.op_id().map_or("", |id| id.as_str());
