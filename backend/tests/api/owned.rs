@@ -374,3 +374,31 @@ async fn keys_never_reach_a_log() {
         }
     }
 }
+
+/// Refusals of version 2 are counted by code, like version 1's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_counted_by_code() {
+    let cluster = crate::helpers::owned::redis(1, &[]).await;
+    let replica = &cluster.replicas[0];
+    create(replica, json!({"name": "metered"})).await;
+    owned::change(replica, "metered", 1, None).await;
+    let mut viewer = Socket::open(&replica.ws_url("metered")).await;
+    viewer.client.change(1, "m-1").await;
+    request(
+        replica,
+        "POST",
+        "/api/counters",
+        None,
+        Some(json!({"name": "metered"})),
+    )
+    .await;
+    for (code, at_least) in [
+        ("unauthorized", 1.0),
+        ("forbidden", 1.0),
+        ("name_taken", 1.0),
+    ] {
+        let series = format!("counter_ops_refused_total{{code=\"{code}\"}}");
+        let counted = replica.metric(&series).await.unwrap_or(0.0);
+        assert!(counted >= at_least, "{series} = {counted}");
+    }
+}
