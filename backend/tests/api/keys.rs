@@ -418,3 +418,41 @@ async fn the_reconcile_finds_a_deletion_whose_event_was_missed() {
         "nothing was repaired back"
     );
 }
+
+/// A key this replica has not heard of yet (its meta changed without an event reaching it,
+/// here written by hand) is checked against the store: the socket is a viewer at first and
+/// is sent `access: staff` once the meta is read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_the_replica_has_not_heard_of_is_checked_against_the_store() {
+    use sha2::{Digest, Sha256};
+    let cluster = crate::helpers::owned::redis(1, &[]).await;
+    let a = &cluster.replicas[0];
+    create(a, json!({"name": "fresh"})).await;
+    let watcher = Socket::open(&a.ws_url("fresh")).await;
+    let new_key = "a-staff-key-made-elsewhere-0123456789";
+    let hash: String = Sha256::digest(new_key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let rev: String = cluster
+        .redis_server()
+        .cmd(&["HGET", "counter:fresh:meta", "rev"])
+        .await;
+    let rev = (rev.parse::<u64>().unwrap() + 1).to_string();
+    let _: i64 = cluster
+        .redis_server()
+        .cmd(&["HSET", "counter:fresh:meta", "staff", &hash, "rev", &rev])
+        .await;
+    let mut socket = Socket::open(&a.ws_url("fresh")).await;
+    assert_eq!(
+        socket.auth(new_key).await,
+        Role::Viewer,
+        "the replica's view"
+    );
+    assert_eq!(socket.next_access().await, Role::Staff, "after the store's");
+    assert!(matches!(
+        socket.client.change(1, "f-1").await,
+        ServerMessage::Ack { value: 1, .. }
+    ));
+    drop(watcher);
+}
