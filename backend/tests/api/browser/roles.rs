@@ -48,7 +48,9 @@ async fn wait_for_capacity(page: &Client, state: &str) -> String {
         if attr_of(page, "capacity", "data-state").await.as_deref() != Some(state) {
             return None;
         }
-        text_of(page, "capacity").await.map(|text| text.to_lowercase())
+        text_of(page, "capacity")
+            .await
+            .map(|text| text.to_lowercase())
     })
     .await
 }
@@ -73,9 +75,12 @@ async fn value_of(replica: &Replica, name: &str) -> i64 {
 
 /// A `localStorage` entry of the page.
 async fn stored(page: &Client, entry: &str) -> Value {
-    page.execute("return localStorage.getItem(arguments[0]);", vec![json!(entry)])
-        .await
-        .expect("read localStorage")
+    page.execute(
+        "return localStorage.getItem(arguments[0]);",
+        vec![json!(entry)],
+    )
+    .await
+    .expect("read localStorage")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,7 +132,11 @@ async fn viewers_watch_staff_count_undo_label_and_see_capacity_until_the_key_is_
         stored(&staff, "shared-counter:v2:key:door-2:staff").await,
         json!(created.staff_key)
     );
-    assert_eq!(value_of(first, "door-2").await, 0, "the viewer's key changed nothing");
+    assert_eq!(
+        value_of(first, "door-2").await,
+        0,
+        "the viewer's key changed nothing"
+    );
     assert_eq!(
         text_of(&staff, "count").await.as_deref(),
         Some("0"),
@@ -269,10 +278,17 @@ async fn viewers_watch_staff_count_undo_label_and_see_capacity_until_the_key_is_
     })
     .await;
     assert!(told.contains("ask the owner"), "{told}");
-    assert!(!present(&staff, "increment").await, "no buttons that do nothing");
+    assert!(
+        !present(&staff, "increment").await,
+        "no buttons that do nothing"
+    );
     press_key(&staff, '+').await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(value_of(first, "door-2").await, 5, "nothing changed after the rotation");
+    assert_eq!(
+        value_of(first, "door-2").await,
+        5,
+        "nothing changed after the rotation"
+    );
     wait_for_count(&staff, 5).await;
 
     // The same after a reload: the old key is refused again, and said so.
@@ -369,7 +385,10 @@ async fn the_display_shows_the_number_big_without_buttons_and_says_when_it_is_no
     wait_for_status(&display, "live").await;
     wait_for_count(&display, 0).await;
     for button in ["increment", "decrement", "undo"] {
-        assert!(!present(&display, button).await, "no {button} on the display");
+        assert!(
+            !present(&display, button).await,
+            "no {button} on the display"
+        );
     }
     let buttons = display
         .execute("return document.querySelectorAll('button').length;", vec![])
@@ -391,12 +410,24 @@ async fn the_display_shows_the_number_big_without_buttons_and_says_when_it_is_no
 
     // Changes from staff elsewhere show live, with the capacity bar.
     for _ in 0..9 {
-        owned::change(&cluster.replicas[0], "entrance", 1, Some(&created.staff_key)).await;
+        owned::change(
+            &cluster.replicas[0],
+            "entrance",
+            1,
+            Some(&created.staff_key),
+        )
+        .await;
     }
     wait_for_count(&display, 9).await;
     let words = wait_for_capacity(&display, "warn").await;
     assert!(words.contains("nearly full"), "{words}");
-    owned::change(&cluster.replicas[0], "entrance", 1, Some(&created.staff_key)).await;
+    owned::change(
+        &cluster.replicas[0],
+        "entrance",
+        1,
+        Some(&created.staff_key),
+    )
+    .await;
     let words = wait_for_capacity(&display, "full").await;
     assert!(words.contains("full"), "{words}");
     let bar = display
@@ -420,7 +451,10 @@ async fn the_display_shows_the_number_big_without_buttons_and_says_when_it_is_no
             .unwrap(),
     )
     .unwrap();
-    assert!(number > screen * 0.4, "the number is {number}px of {screen}px");
+    assert!(
+        number > screen * 0.4,
+        "the number is {number}px of {screen}px"
+    );
     assert!(
         !present(&display, "not-live").await,
         "no warning while live"
@@ -508,8 +542,13 @@ async fn an_installed_app_opens_on_its_last_counter_and_view_with_its_key() {
         .json::<Value>()
         .await
         .unwrap();
-    let start = manifest["start_url"].as_str().expect("start_url").to_owned();
-    page.goto(&replica.url(&start)).await.expect("start the app");
+    let start = manifest["start_url"]
+        .as_str()
+        .expect("start_url")
+        .to_owned();
+    page.goto(&replica.url(&start))
+        .await
+        .expect("start the app");
     wait_for_role(&page, "staff").await;
     wait_for_status(&page, "live").await;
     let address = page.current_url().await.unwrap();
@@ -525,7 +564,9 @@ async fn an_installed_app_opens_on_its_last_counter_and_view_with_its_key() {
         .await
         .expect("open the display");
     wait_for_count(&page, 1).await;
-    page.goto(&replica.url(&start)).await.expect("start the app");
+    page.goto(&replica.url(&start))
+        .await
+        .expect("start the app");
     wait_for_count(&page, 1).await;
     assert_eq!(
         page.current_url().await.unwrap().path(),
@@ -593,7 +634,13 @@ async fn phone_screenshots_of_the_staff_and_display_views() {
                 .unwrap();
         }
         let width = eventually("the phone viewport", || async {
-            let width = page.execute("return [window.innerWidth, document.documentElement.scrollWidth];", vec![]).await.ok()?;
+            let width = page
+                .execute(
+                    "return [window.innerWidth, document.documentElement.scrollWidth];",
+                    vec![],
+                )
+                .await
+                .ok()?;
             (width[0] == json!(360)).then_some(width)
         })
         .await;
