@@ -500,6 +500,11 @@ async fn unknown_and_deleted_counters_say_so_instead_of_reconnecting() {
         .await
         .expect("open as the owner");
     wait_for_role(&page, "owner").await;
+    // The owner's page has the owner's panel (tested in full in `owner.rs`).
+    eventually("the owner's panel", || async {
+        present(&page, "owner-panel").await.then_some(())
+    })
+    .await;
     let deleted = request(
         replica,
         "DELETE",
@@ -514,6 +519,18 @@ async fn unknown_and_deleted_counters_say_so_instead_of_reconnecting() {
     })
     .await;
     assert!(said.contains("gone"), "{said}");
+
+    // "New counter" on the app bar opens the form.
+    page.goto(&replica.url("/"))
+        .await
+        .expect("open the shared counter");
+    wait_for_status(&page, "live").await;
+    click(&page, "new-counter").await;
+    eventually("the New counter form", || async {
+        present(&page, "create").await.then_some(())
+    })
+    .await;
+    assert_eq!(page.current_url().await.unwrap().path(), "/new");
     page.close().await.ok();
 }
 
