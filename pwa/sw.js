@@ -30,8 +30,14 @@ const SHELL_EXTRAS = [
   "/icons/apple-touch-icon.png",
   "/icons/favicon-48.png",
 ];
-const HASHED_PATH = /^\/[\w.-]+-[0-9a-f]{8,16}(?:_bg)?\.[a-z0-9]+$/;
-const HASHED_IN_HTML = /\/[\w.-]+-[0-9a-f]{8,16}(?:_bg)?\.(?:js|wasm|css)/g;
+// Also wasm-bindgen's JS snippets, which the app's JS imports at start-up: they sit in a
+// folder named after a hash of the crate's snippets (/snippets/frontend-aebe9231459ec4d1/
+// inline0.js). The owner module (/owner.js, /owner_bg.wasm) is left out: it is loaded only
+// for owners, online.
+const HASHED_PATH =
+  /^\/(?:snippets\/[\w.-]+-[0-9a-f]{8,16}\/[\w.-]+\.js|[\w.-]+-[0-9a-f]{8,16}(?:_bg)?\.[a-z0-9]+)$/;
+const HASHED_IN_HTML =
+  /\/(?:snippets\/[\w.-]+-[0-9a-f]{8,16}\/[\w.-]+\.js|[\w.-]+-[0-9a-f]{8,16}(?:_bg)?\.(?:js|wasm|css))/g;
 
 /** The hashed files a shell's HTML loads. */
 function hashedAssetsOf(html) {

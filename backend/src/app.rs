@@ -19,9 +19,19 @@ pub fn app(state: AppState) -> Router {
     // Unknown paths get the SPA shell with status 200, so client-side routes survive reloads.
     let spa = static_files::service(&state.config.static_dir, state.counters.clone());
     let api = Router::new()
-        .route("/counters/{name}", get(api::get))
+        .route("/counters", post(api::owned::create))
+        .route(
+            "/counters/{name}",
+            get(api::get)
+                .patch(api::owned::configure)
+                .delete(api::owned::delete),
+        )
         .route("/counters/{name}/increment", post(api::increment))
         .route("/counters/{name}/decrement", post(api::decrement))
+        .route("/counters/{name}/set", post(api::owned::set))
+        .route("/counters/{name}/keys/{role}", post(api::owned::rotate))
+        .route("/counters/{name}/history", get(api::history::page))
+        .route("/counters/{name}/history.csv", get(api::history::csv))
         .route("/{*rest}", any(api::not_found))
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_message_bytes));

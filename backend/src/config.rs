@@ -146,6 +146,42 @@ pub struct Config {
     #[arg(long, env = "BODY_READ_TIMEOUT_MS", default_value_t = 10_000)]
     pub body_read_timeout_ms: u64,
 
+    /// Version 2: the counters anyone may read and change without a key, and which exist
+    /// without being created (comma-separated names). `*`: every name, as in version 1 (for
+    /// a trusted network). Any other name must be created (`POST /api/counters`) and
+    /// answers 404 until it is.
+    #[arg(
+        long,
+        env = "OPEN_COUNTERS",
+        value_delimiter = ',',
+        default_value = "global"
+    )]
+    pub open_counters: Vec<String>,
+
+    /// Most owned counters the service holds; creating one more is refused with 507
+    /// `limit_reached`. It bounds what a script that creates counters costs: an owned
+    /// counter takes about 0.3 KB in Redis, and its history about 60 bytes a change, up to
+    /// --history-limit (6 MB at the default). 10,000 counters are 3 MB empty, and a few GB
+    /// with a few thousand changes each, which a venue's or a school's counters see; full
+    /// histories on all of them (60 GB) call for a lower --history-limit (README).
+    #[arg(long, env = "MAX_COUNTERS", default_value_t = 10_000)]
+    pub max_counters: u64,
+
+    /// Counters one client address may create per minute (a burst of as many, then that
+    /// rate); more are refused with 429 `rate_limited`.
+    #[arg(long, env = "MAX_CREATES_PER_MINUTE", default_value_t = NonZeroU32::new(30).unwrap())]
+    pub max_creates_per_minute: NonZeroU32,
+
+    /// Proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` names the
+    /// client. Empty: the header is never believed, and the client is the connection's peer.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+
+    /// History entries kept per counter (Redis: a stream trimmed with `MAXLEN ~`, so a few
+    /// more may stay; embedded: exactly this many).
+    #[arg(long, env = "HISTORY_LIMIT", default_value_t = 100_000)]
+    pub history_limit: u64,
+
     /// How long (in milliseconds) a stopping replica waits for plain HTTP requests still in
     /// progress before it drops their connections. WebSockets drain meanwhile, within
     /// --store-timeout-ms and 2 s.

@@ -17,9 +17,11 @@
 //! [`serving`] (closing every socket when the replica lost its store), [`static_files`],
 //! [`error`].
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod body_deadline;
+pub mod client_address;
 pub mod config;
 pub mod connection_limits;
 pub mod counters;
@@ -43,6 +45,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::access::OpenCounters;
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::fanout::Hub;
@@ -72,6 +75,9 @@ pub enum StartError {
     Embedded(#[from] store::embedded::OpenError),
     #[error(transparent)]
     PublicHosts(#[from] InvalidHost),
+    /// `--open-counters` or `--trusted-proxies` does not parse.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Serves until `shutdown` is cancelled, then closes every socket with 1001 and returns.
@@ -80,6 +86,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
     // several servers in one process do) is harmless, hence the ignored result.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let public_hosts = Arc::new(PublicHosts::from_config(&config.public_hosts)?);
+    let open =
+        Arc::new(OpenCounters::from_config(&config.open_counters).map_err(StartError::Config)?);
     let drain_time = ws::drain_time(&config);
     // With Redis, other replicas' changes reach this one once the subscriber is live.
     let metrics = Arc::new(Metrics::default());
@@ -96,6 +104,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
                 op_ttl: config.op_ttl(),
                 timeout: config.store_timeout(),
                 wait: config.replica_wait(),
+                history_limit: config.history_limit,
             })?;
             tasks.spawn(fanout::subscriber::run(
                 store.clone(),
@@ -114,6 +123,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
                 &config.data_dir,
                 config.op_ttl(),
                 config.store_timeout(),
+                config.history_limit,
                 metrics.store_commits.clone(),
             )?;
             tasks.spawn(purge_expired_ops(store.clone(), shutdown.clone()));
@@ -136,8 +146,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
         store,
         hub: hub.clone(),
         metrics,
+        open,
+        max_counters: config.max_counters,
     };
-    let state = AppState::new(config, counters, serving, public_hosts);
+    let state =
+        AppState::new(config, counters, serving, public_hosts).map_err(StartError::Config)?;
     // Scripts and people read this line to learn the address (the port may have been 0).
     println!("listening on http://{address}");
     tracing::info!(%address, "listening");

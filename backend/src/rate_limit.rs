@@ -8,9 +8,15 @@
 //! rate limit: they cap concurrency, with a permit held for a socket's whole life, which a
 //! rate limiter does not replace.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 
-use governor::{DefaultDirectRateLimiter, Quota};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
+use shared::{ErrorCode, ProtocolError};
+
+/// Addresses a keyed limiter remembers before it forgets those whose burst is full again
+/// (they would be allowed their whole burst anyway).
+const REMEMBERED_ADDRESSES: usize = 10_000;
 
 /// One socket's limiter: `check()` takes one operation's place, or refuses it.
 pub type OpLimiter = DefaultDirectRateLimiter;
@@ -24,6 +30,24 @@ pub fn quota(per_second: NonZeroU32, burst: u32) -> Quota {
 /// A new socket's limiter, starting with its whole burst.
 pub fn per_socket(per_second: NonZeroU32, burst: u32) -> OpLimiter {
     OpLimiter::direct(quota(per_second, burst))
+}
+
+/// Takes one place of `ip`'s quota in a per-address limiter (version 2: creating counters,
+/// REST changes), or refuses with `rate_limited`.
+pub fn per_address(
+    limiter: &DefaultKeyedRateLimiter<IpAddr>,
+    ip: IpAddr,
+    what: &str,
+) -> Result<(), ProtocolError> {
+    if limiter.len() > REMEMBERED_ADDRESSES {
+        limiter.retain_recent();
+    }
+    limiter.check_key(&ip).map_err(|_| {
+        ProtocolError::new(
+            ErrorCode::RateLimited,
+            format!("too many {what} from this address; retry later"),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -145,8 +145,10 @@ fn weigh(dist: &Path) -> Result<(Vec<FileWeight>, FileWeight)> {
         let wanted = [".html", ".js", ".wasm", ".css"]
             .iter()
             .any(|ext| name.ends_with(ext));
-        // sw.js is fetched by the browser after the page is up, not needed to show it.
-        if !wanted || name == "sw.js" || !entry.path().is_file() {
+        // sw.js is fetched by the browser after the page is up, not needed to show it; the
+        // owner module (owner.js, owner_bg.wasm) only on `/new` and in the owner view.
+        let later = ["sw.js", "owner.js", "owner_bg.wasm"].contains(&name.as_str());
+        if !wanted || later || !entry.path().is_file() {
             continue;
         }
         let bytes = std::fs::read(entry.path())?;

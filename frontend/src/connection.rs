@@ -14,6 +14,13 @@
 //! half-open connection that still says OPEN). The server sends a frame at least every
 //! 20 seconds, so a socket silent for [`SILENCE_MS`] is taken for dead and replaced, and the
 //! `online` event replaces even an open socket: the network under it has changed.
+//!
+//! Version 2: a page that holds a key writes `{"type":"auth","key":…}` as the first frame of
+//! every socket, before it reports the socket open (so before any press can go). Two ends
+//! are final and stop the retrying: the close code 4404 (the owner deleted the counter), and a
+//! socket that cannot open because the name does not exist — a browser does not tell a page
+//! why an upgrade failed, so after a failed opening the page asks `GET /api/counters/{name}`,
+//! and a 404 `not_found` there is the answer.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -23,12 +30,12 @@ use futures_util::stream::SplitSink;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use gloo_events::EventListener;
 use gloo_net::websocket::futures::WebSocket;
-use gloo_net::websocket::{Message, State};
+use gloo_net::websocket::{Message, State, WebSocketError};
 use gloo_timers::callback::{Interval, Timeout};
-use shared::{ClientMessage, ServerMessage};
+use shared::{AuthRequest, ClientMessage, CounterName, ServerMessage};
 use yew::Callback;
 
-use crate::state::Action;
+use crate::state::{Action, Gone};
 use crate::web;
 
 /// The first retry delay, in milliseconds.
@@ -45,6 +52,9 @@ const SILENCE_MS: f64 = 50_000.0;
 /// How often the silence is checked, in milliseconds.
 const WATCHDOG_MS: u32 = 5_000;
 
+/// The close code of a deleted counter's sockets.
+const DELETED: u16 = 4404;
+
 /// A live link to one counter's WebSocket. Dropping it closes the socket and stops retrying.
 pub struct Connection {
     /// The state the socket's task and the window's handlers share; they hold it weakly, so
@@ -53,11 +63,19 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Opens the socket at `url` and reports to `on_action` from now on, starting with what
-    /// the browser says about the network.
-    pub fn open(url: String, on_action: Callback<Action>) -> Self {
+    /// Opens the socket of counter `name` and reports to `on_action` from now on, starting
+    /// with what the browser says about the network. With a `key`, every socket presents it
+    /// first.
+    pub fn open(name: &CounterName, key: Option<String>, on_action: Callback<Action>) -> Self {
+        let auth = key.map(|key| {
+            serde_json::to_string(&ClientMessage::Auth(AuthRequest { key }))
+                .expect("an auth frame serialises")
+        });
         let shared = Rc::new(Shared {
-            url,
+            url: counter_url(name.as_str()),
+            api_url: format!("/api/counters/{name}"),
+            auth,
+            gone: Cell::new(false),
             on_action,
             sink: RefCell::new(None),
             reader: RefCell::new(None),
@@ -91,7 +109,7 @@ impl Connection {
 }
 
 /// The URL of a counter's socket on the server that served this page.
-pub fn counter_url(name: &str) -> String {
+fn counter_url(name: &str) -> String {
     let location = web_sys::window().map(|window| window.location());
     let secure = location
         .as_ref()
@@ -108,6 +126,12 @@ pub fn counter_url(name: &str) -> String {
 struct Shared {
     /// Where to connect; fixed for the page's life.
     url: String,
+    /// The counter's REST URL, asked whether the counter exists when a socket cannot open.
+    api_url: String,
+    /// The `auth` frame each socket sends first, when the page holds a key.
+    auth: Option<String>,
+    /// Set once the counter is known to be gone: nothing reconnects any more.
+    gone: Cell<bool>,
     /// Where events go: the reducer's dispatcher. Never called while a `RefCell` here is
     /// borrowed, because dispatching may run code that sends.
     on_action: Callback<Action>,
@@ -137,6 +161,9 @@ struct Shared {
 impl Shared {
     /// Opens a new socket in place of the current one.
     fn connect(self: &Rc<Self>) {
+        if self.gone.get() {
+            return;
+        }
         self.retry.borrow_mut().take();
         self.retire_socket();
         if self.open.replace(false) {
@@ -167,13 +194,19 @@ impl Shared {
         // gloo-net's sink is ready once the socket has opened or failed to.
         let _ = future::poll_fn(|cx| socket.poll_ready_unpin(cx)).await;
         let opened = matches!(socket.state(), State::Open);
-        let (sink, mut frames) = socket.split();
+        let (mut sink, mut frames) = socket.split();
         if opened && let Some(shared) = weak.upgrade() {
             shared.open.set(true);
             shared.last_frame_at.set(js_sys::Date::now());
+            // The key goes first, so the server has read it before any change: the reducer
+            // sends nothing until its `access` answer.
+            if let Some(auth) = &shared.auth {
+                let _ = sink.send(Message::Text(auth.clone())).now_or_never();
+            }
             *shared.sink.borrow_mut() = Some(sink);
             shared.on_action.emit(Action::Connected);
         }
+        let mut deleted = false;
         // Frames come in order, and an error frame the server sends before it closes comes
         // before the end of the stream. The stream's errors (the socket's `error` and `close`
         // events) are followed by its end, which is what counts here.
@@ -181,6 +214,9 @@ impl Shared {
             let Some(shared) = weak.upgrade() else {
                 return;
             };
+            if let Err(WebSocketError::ConnectionClose(close)) = &frame {
+                deleted = close.code == DELETED;
+            }
             // The server sends JSON text frames only; anything else is not for this page.
             let Ok(Message::Text(text)) = frame else {
                 continue;
@@ -194,14 +230,44 @@ impl Shared {
             }
             shared.on_action.emit(Action::Received(message));
         }
-        if let Some(shared) = weak.upgrade() {
-            shared.sink.borrow_mut().take();
-            shared.reader.borrow_mut().take();
-            if shared.open.replace(false) {
-                shared.on_action.emit(Action::Disconnected);
-            }
-            shared.schedule_retry();
+        let Some(shared) = weak.upgrade() else {
+            return;
+        };
+        shared.sink.borrow_mut().take();
+        if shared.open.replace(false) {
+            shared.on_action.emit(Action::Disconnected);
         }
+        if deleted || opened {
+            shared.reader.borrow_mut().take();
+            if deleted {
+                shared.end(Gone::Deleted);
+            } else {
+                shared.schedule_retry();
+            }
+            return;
+        }
+        let api_url = shared.api_url.clone();
+        drop(shared);
+        // The socket never opened: maybe the name does not exist. The reader stays set while
+        // asking, so coming back to the page waits for the answer instead of racing it, and
+        // a new socket (the `online` event) aborts the question with this task.
+        let missing = web::counter_missing(&api_url).await;
+        if let Some(shared) = weak.upgrade() {
+            shared.reader.borrow_mut().take();
+            if missing == Some(true) {
+                shared.end(Gone::NotFound);
+            } else {
+                shared.schedule_retry();
+            }
+        }
+    }
+
+    /// The counter is gone: no more sockets, and the page is told why.
+    fn end(self: &Rc<Self>, gone: Gone) {
+        self.gone.set(true);
+        self.retry.borrow_mut().take();
+        self.watchdog.borrow_mut().take();
+        self.on_action.emit(Action::Gone(gone));
     }
 
     /// Tries again after the backoff delay.

@@ -1,14 +1,39 @@
-//! Which counter a URL shows: `/` is `global`, `/c/{name}` any other.
+//! Which counter a URL shows: `/` is `global`, `/c/{name}` any other, `/c/{name}/display`
+//! its big read-only screen; and the key a link carries in its fragment
+//! (`#staff=KEY`, `#owner=KEY`).
 
-use shared::CounterName;
+use shared::{CounterName, Role};
 
 /// What the page at a path shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
-    /// A counter, by a valid name.
+    /// A counter, by a valid name: its buttons, or for a viewer the number alone.
     Counter(CounterName),
+    /// The counter's display: the number as large as the screen allows, no buttons.
+    Display(CounterName),
+    /// `/new`: the "New counter" form.
+    New,
     /// A path that names no valid counter; the text is what was given, to quote it back.
     Invalid(String),
+}
+
+/// Which page of a counter a person works on; what an installed app goes back to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// The counter's page (buttons for staff and owners, the number for viewers).
+    Counter,
+    /// The display page.
+    Display,
+}
+
+impl View {
+    /// The path of this view of `name`.
+    pub fn path(self, name: &CounterName) -> String {
+        match self {
+            Self::Counter => path_of(name),
+            Self::Display => format!("/c/{name}/display"),
+        }
+    }
 }
 
 impl Route {
@@ -18,10 +43,20 @@ impl Route {
         if trimmed.is_empty() || trimmed == "/index.html" {
             return Self::Counter(CounterName::global());
         }
+        if trimmed == "/new" {
+            return Self::New;
+        }
         if trimmed == "/c" {
             return Self::Invalid(String::new());
         }
         match trimmed.strip_prefix("/c/") {
+            Some(raw) if raw.ends_with("/display") => {
+                let raw = raw.trim_end_matches("/display");
+                match raw.parse::<CounterName>() {
+                    Ok(name) => Self::Display(name),
+                    Err(_) => Self::Invalid(decode(raw)),
+                }
+            }
             Some(raw) => match raw.parse::<CounterName>() {
                 Ok(name) => Self::Counter(name),
                 Err(_) => Self::Invalid(decode(raw)),
@@ -29,6 +64,31 @@ impl Route {
             None => Self::Invalid(decode(trimmed.trim_start_matches('/'))),
         }
     }
+
+    /// The counter and view this route shows, if any.
+    pub fn place(&self) -> Option<(&CounterName, View)> {
+        match self {
+            Self::Counter(name) => Some((name, View::Counter)),
+            Self::Display(name) => Some((name, View::Display)),
+            Self::New | Self::Invalid(_) => None,
+        }
+    }
+}
+
+/// The role and key a link's fragment carries: `#staff=KEY` or `#owner=KEY` (with or
+/// without the `#`). Anything else carries none.
+pub fn key_in_fragment(fragment: &str) -> Option<(Role, String)> {
+    let (role, key) = fragment.trim_start_matches('#').split_once('=')?;
+    let role = match role {
+        "staff" => Role::Staff,
+        "owner" => Role::Owner,
+        _ => return None,
+    };
+    // Keys are URL-safe text; one that came percent-encoded (a mail client) is decoded.
+    let key = decode(key);
+    let printable =
+        !key.is_empty() && key.len() <= 256 && key.chars().all(|c| c.is_ascii_graphic());
+    printable.then_some((role, key))
 }
 
 /// The path that shows `name`: the `global` counter lives at `/`.
@@ -84,10 +144,52 @@ mod tests {
             Route::Invalid("x".repeat(65))
         );
         assert_eq!(Route::from_path("/c/"), Route::Invalid(String::new()));
+        assert_eq!(Route::from_path("/new"), Route::New);
+        assert_eq!(
+            Route::from_path("/c/new"),
+            counter("new"),
+            "a counter may be called new"
+        );
         assert_eq!(
             Route::from_path("/elsewhere"),
             Route::Invalid("elsewhere".into())
         );
+    }
+
+    #[test]
+    fn display_paths_name_a_counter_display() {
+        let door: CounterName = "door-2".parse().unwrap();
+        assert_eq!(
+            Route::from_path("/c/door-2/display"),
+            Route::Display(door.clone())
+        );
+        assert_eq!(
+            Route::from_path("/c/door-2/display/"),
+            Route::Display(door.clone())
+        );
+        assert_eq!(View::Display.path(&door), "/c/door-2/display");
+        assert_eq!(View::Counter.path(&door), "/c/door-2");
+        assert_eq!(
+            Route::from_path("/c/a%20b/display"),
+            Route::Invalid("a b".into())
+        );
+        // A counter may be called "display".
+        assert_eq!(Route::from_path("/c/display"), counter("display"));
+    }
+
+    #[test]
+    fn fragments_carry_keys() {
+        assert_eq!(
+            key_in_fragment("#staff=AbC-12_x"),
+            Some((Role::Staff, "AbC-12_x".into()))
+        );
+        assert_eq!(
+            key_in_fragment("owner=k%2Dey"),
+            Some((Role::Owner, "k-ey".into()))
+        );
+        for none in ["", "#", "#staff=", "#viewer=abc", "#staff", "#staff=a b"] {
+            assert_eq!(key_in_fragment(none), None, "{none}");
+        }
     }
 
     #[test]

@@ -86,7 +86,7 @@ fn merge(stored: Saved, mine: &Saved, known: &HashSet<OpId>) -> Saved {
 /// `LocalStorage` throws into the wasm where storage is disabled (blocked site data, some
 /// private modes), and this page must keep working there with its presses in memory; guarding
 /// every call would leave the code no shorter than this.
-fn local_storage() -> Option<web_sys::Storage> {
+pub(crate) fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 
@@ -106,6 +106,8 @@ mod tests {
             op_id: OpId::try_from(id.to_owned()).unwrap(),
             delta,
             created_ms,
+            label: None,
+            undoes: None,
         }
     }
 

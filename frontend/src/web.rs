@@ -41,6 +41,57 @@ pub fn location_path() -> String {
         .unwrap_or_else(|| "/".to_owned())
 }
 
+/// The URL's fragment, with its `#` (empty when there is none).
+pub fn location_hash() -> String {
+    web_sys::window()
+        .and_then(|window| window.location().hash().ok())
+        .unwrap_or_default()
+}
+
+/// The URL's query, with its `?` (empty when there is none).
+pub fn location_search() -> String {
+    web_sys::window()
+        .and_then(|window| window.location().search().ok())
+        .unwrap_or_default()
+}
+
+/// Changes the address bar to `url` (same origin) without loading anything or adding a
+/// history entry.
+pub fn replace_url(url: &str) {
+    if let Some(history) = web_sys::window().and_then(|window| window.history().ok()) {
+        // Fails only for a URL of another origin, which the app never builds.
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(url));
+    }
+}
+
+/// Whether the service says counter `api_url` does not exist: `Some(true)` for a 404
+/// `not_found`, `Some(false)` for any other answer, `None` when no answer came (no
+/// network, server down). Asked when a socket cannot open, since a browser does not tell a
+/// page why an upgrade failed.
+pub async fn counter_missing(api_url: &str) -> Option<bool> {
+    let window = web_sys::window()?;
+    let response = JsFuture::from(window.fetch_with_str(api_url)).await.ok()?;
+    let response: web_sys::Response = response.dyn_into().ok()?;
+    if response.status() != 404 {
+        return Some(false);
+    }
+    // A proxy's own 404 page is not the service saying the name is unknown.
+    let text = JsFuture::from(response.text().ok()?).await.ok()?;
+    Some(
+        text.as_string()
+            .is_some_and(|text| text.contains("\"not_found\"")),
+    )
+}
+
+/// Sets one CSS property of the element behind `node`. Through the CSSOM, because the
+/// service's Content-Security-Policy (`style-src 'self'`) refuses `style` attributes.
+pub fn set_style(node: &yew::NodeRef, property: &str, value: &str) {
+    if let Some(element) = node.cast::<web_sys::HtmlElement>() {
+        // Fails only for a read-only declaration, which an element's own never is.
+        let _ = element.style().set_property(property, value);
+    }
+}
+
 /// The page's full URL, to share.
 pub fn location_href() -> String {
     web_sys::window()
@@ -54,6 +105,13 @@ pub fn navigate_to(path: &str) {
         // Navigation only fails for malformed URLs; the paths given here are built from valid
         // counter names.
         let _ = window.location().set_href(path);
+    }
+}
+
+/// Loads the page again.
+pub fn reload() {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().reload();
     }
 }
 
@@ -122,14 +180,26 @@ pub async fn share(title: &str, url: &str) -> Shared {
         let _ = JsFuture::from(navigator.share_with_data(&data)).await;
         return Shared::Sheet;
     }
+    if copy_text(url).await {
+        Shared::Copied
+    } else {
+        Shared::Unavailable
+    }
+}
+
+/// Puts `text` on the clipboard (the Clipboard API); `false` where the browser has none or
+/// refuses (insecure contexts, no permission), and the page shows the text to copy by hand.
+pub async fn copy_text(text: &str) -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let navigator = window.navigator();
     let clipboard = Reflect::get(&navigator, &"clipboard".into()).unwrap_or(JsValue::UNDEFINED);
     if clipboard.is_object() && has_method(&clipboard, "writeText") {
         let clipboard: web_sys::Clipboard = clipboard.unchecked_into();
-        if JsFuture::from(clipboard.write_text(url)).await.is_ok() {
-            return Shared::Copied;
-        }
+        return JsFuture::from(clipboard.write_text(text)).await.is_ok();
     }
-    Shared::Unavailable
+    false
 }
 
 /// Whether `object.name` is a function.

@@ -34,6 +34,17 @@ pub enum ErrorCode {
     UnknownHost,
     /// The request body did not arrive in time; send it again.
     RequestTimeout,
+    /// Version 2: no key, or a key that is not this counter's (401).
+    Unauthorized,
+    /// Version 2: the key's role may not do this, or an open counter has no owner (403).
+    Forbidden,
+    /// Version 2: the name asked for at creation is in use, or open (409).
+    NameTaken,
+    /// Version 2: the operation conflicts with one already made, such as a second undo of
+    /// the same change (409).
+    Conflict,
+    /// Version 2: the service holds `--max-counters` owned counters already (507).
+    LimitReached,
 }
 
 impl ErrorCode {
@@ -52,6 +63,11 @@ impl ErrorCode {
             Self::Internal => "internal",
             Self::UnknownHost => "unknown_host",
             Self::RequestTimeout => "request_timeout",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NameTaken => "name_taken",
+            Self::Conflict => "conflict",
+            Self::LimitReached => "limit_reached",
         }
     }
 }

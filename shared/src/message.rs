@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ErrorCode, ProtocolError};
 use crate::name::CounterName;
 use crate::op::{Change, ChangeRequest, Direction, OpId};
+use crate::owned::{CounterMeta, Role};
 
 /// The state of one counter at one moment. It is the REST answer, the payload of every
 /// Redis pub/sub message, and (tagged `state`) the frame sockets receive.
@@ -41,6 +42,55 @@ impl CounterState {
 pub enum ClientMessage {
     Increment(ChangeRequest),
     Decrement(ChangeRequest),
+    /// Version 2: presents a key; answered with an `access` frame (a wrong key: `viewer`).
+    Auth(AuthRequest),
+    /// Version 2: the opposite of one earlier change, named by its `op_id`.
+    Undo(UndoRequest),
+}
+
+/// `{"type":"auth","key":"…"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthRequest {
+    pub key: String,
+}
+
+/// `{"type":"undo","op_id":"c1-19","undoes":"c1-17"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UndoRequest {
+    /// The undo's own idempotency key, as a change's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op_id: Option<String>,
+    /// The `op_id` of the change to undo.
+    pub undoes: String,
+}
+
+/// A validated undo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Undo {
+    pub op_id: Option<OpId>,
+    pub undoes: OpId,
+}
+
+/// A validated client frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    Change(Change),
+    /// The key as sent; a key that is no key of the counter makes the socket a viewer.
+    Auth(String),
+    Undo(Undo),
+}
+
+impl Request {
+    /// The `op_id` an answer to this frame carries.
+    pub fn op_id(&self) -> Option<&OpId> {
+        match self {
+            Request::Change(change) => change.op_id.as_ref(),
+            Request::Auth(_) => None,
+            Request::Undo(undo) => undo.op_id.as_ref(),
+        }
+    }
 }
 
 impl ClientMessage {
@@ -48,7 +98,7 @@ impl ClientMessage {
     ///
     /// On failure the error carries the frame's `op_id` when one can be read from it, so the
     /// client can settle that operation instead of retrying it forever.
-    pub fn decode(text: &str) -> Result<Change, (ProtocolError, Option<OpId>)> {
+    pub fn decode(text: &str) -> Result<Request, (ProtocolError, Option<OpId>)> {
         let message: ClientMessage = serde_json::from_str(text).map_err(|err| {
             let error =
                 ProtocolError::new(ErrorCode::BadRequest, format!("malformed frame: {err}"));
@@ -57,9 +107,19 @@ impl ClientMessage {
         let (request, direction) = match message {
             ClientMessage::Increment(request) => (request, Direction::Increment),
             ClientMessage::Decrement(request) => (request, Direction::Decrement),
+            ClientMessage::Auth(AuthRequest { key }) => return Ok(Request::Auth(key)),
+            ClientMessage::Undo(undo) => {
+                let op_id = undo.op_id.map(OpId::try_from).transpose();
+                let op_id = op_id.map_err(|err| (err, None))?;
+                let undoes = OpId::try_from(undo.undoes).map_err(|err| (err, op_id.clone()))?;
+                return Ok(Request::Undo(Undo { op_id, undoes }));
+            }
         };
         let op_id = request.op_id.clone().and_then(|id| OpId::try_from(id).ok());
-        request.validate(direction).map_err(|err| (err, op_id))
+        request
+            .validate(direction)
+            .map(Request::Change)
+            .map_err(|err| (err, op_id))
     }
 }
 
@@ -93,6 +153,11 @@ pub enum ServerMessage {
     },
     /// How many sockets watch this counter, over all replicas.
     Presence { online: u64 },
+    /// Version 2: what this socket may do; after connect and after every `auth`, and when
+    /// a rotated key drops it to `viewer`.
+    Access { role: Role },
+    /// Version 2: the counter's settings; after connect and whenever they change.
+    Meta(CounterMeta),
 }
 
 impl ServerMessage {

@@ -12,6 +12,9 @@ pub const MAX_BY: i64 = 1_000_000;
 /// The longest `op_id`, in characters (DESIGN.md's unit; ids made by the app are ASCII).
 pub const MAX_OP_ID_LEN: usize = 64;
 
+/// The longest label of a change (version 2), in characters.
+pub const MAX_LABEL_LEN: usize = 32;
+
 /// A client's name for one operation, opaque to the server. Sending the same `op_id` again
 /// (after a lost ack, a reconnect, another replica) returns the first result instead of
 /// applying the change twice.
@@ -71,6 +74,10 @@ pub struct ChangeRequest {
     /// The client's idempotency key; without one the change is applied every time it arrives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op_id: Option<String>,
+    /// Version 2: where the change was made ("north door"), at most [`MAX_LABEL_LEN`]
+    /// characters; recorded in the counter's history. Absent from version-1 frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 impl ChangeRequest {
@@ -100,11 +107,30 @@ impl ChangeRequest {
             ));
         }
         let op_id = self.op_id.map(OpId::try_from).transpose()?;
+        let label = validate_label(self.label)?;
         Ok(Change {
             direction,
             by,
             op_id,
+            label,
         })
+    }
+}
+
+/// Checks a change's label: printable text of at most [`MAX_LABEL_LEN`] characters. An empty
+/// label is no label (a form field left blank).
+pub fn validate_label(label: Option<String>) -> Result<Option<String>, ProtocolError> {
+    match label {
+        Some(label) if label.is_empty() => Ok(None),
+        Some(label)
+            if label.chars().count() > MAX_LABEL_LEN || label.chars().any(char::is_control) =>
+        {
+            Err(ProtocolError::new(
+                ErrorCode::BadRequest,
+                format!("label must be at most {MAX_LABEL_LEN} characters of printable text"),
+            ))
+        }
+        label => Ok(label),
     }
 }
 
@@ -117,6 +143,8 @@ pub struct Change {
     pub by: i64,
     /// Makes a retry safe: the store applies one `op_id` once. None: not deduplicated.
     pub op_id: Option<OpId>,
+    /// Where it was made (validated: at most [`MAX_LABEL_LEN`] printable characters).
+    pub label: Option<String>,
 }
 
 impl Change {
@@ -142,7 +170,7 @@ mod tests {
         for by in [0, -1, MAX_BY + 1, i64::MIN] {
             let request = ChangeRequest {
                 by: Some(by),
-                op_id: None,
+                ..Default::default()
             };
             assert_eq!(
                 request.validate(Direction::Increment).unwrap_err().code,
@@ -160,23 +188,42 @@ mod tests {
             "a\nb".to_owned(),
         ] {
             let request = ChangeRequest {
-                by: None,
                 op_id: Some(id),
+                ..Default::default()
             };
             assert!(request.validate(Direction::Increment).is_err());
         }
         let request = ChangeRequest {
             by: Some(MAX_BY),
             op_id: Some("x".repeat(64)),
+            label: None,
         };
         assert_eq!(request.validate(Direction::Increment).unwrap().by, MAX_BY);
         let request = ChangeRequest {
-            by: None,
             op_id: Some("ü".repeat(64)),
+            ..Default::default()
         };
         assert!(
             request.validate(Direction::Increment).is_ok(),
             "64 characters, 128 bytes"
         );
+    }
+
+    #[test]
+    fn labels_are_bounded_and_blank_is_none() {
+        let with = |label: &str| ChangeRequest {
+            label: Some(label.to_owned()),
+            ..Default::default()
+        };
+        let change = with("north door").validate(Direction::Increment).unwrap();
+        assert_eq!(change.label.as_deref(), Some("north door"));
+        assert_eq!(with("").validate(Direction::Increment).unwrap().label, None);
+        assert!(with(&"ü".repeat(32)).validate(Direction::Increment).is_ok());
+        for bad in ["ü".repeat(33), "a\tb".to_owned()] {
+            assert_eq!(
+                with(&bad).validate(Direction::Increment).unwrap_err().code,
+                ErrorCode::BadRequest
+            );
+        }
     }
 }

@@ -3,9 +3,17 @@
 
 use serde_json::{Value, json};
 use shared::{
-    ChangeRequest, ClientMessage, CounterName, CounterState, Direction, ErrorBody, ErrorCode,
-    ProtocolError, ServerMessage,
+    Change, ChangeRequest, ClientMessage, CounterInfo, CounterMeta, CounterName, CounterState,
+    Direction, ErrorBody, ErrorCode, ProtocolError, Request, Role, ServerMessage,
 };
+
+/// The change a frame decodes to; panics on any other request.
+fn change_of(text: &str) -> Change {
+    match ClientMessage::decode(text).unwrap() {
+        Request::Change(change) => change,
+        other => panic!("{text} decoded to {other:?}"),
+    }
+}
 
 fn state(value: i64, version: u64) -> CounterState {
     CounterState {
@@ -61,17 +69,115 @@ fn client_frames() {
     let increment = ClientMessage::Increment(ChangeRequest {
         by: Some(1),
         op_id: Some("c1-17".into()),
+        label: None,
     });
     let text = r#"{"type":"increment","by":1,"op_id":"c1-17"}"#;
     assert_eq!(serde_json::to_string(&increment).unwrap(), text);
-    let change = ClientMessage::decode(text).unwrap();
+    let change = change_of(text);
     assert_eq!((change.direction, change.by), (Direction::Increment, 1));
     assert_eq!(change.op_id, op("c1-17"));
 
-    let change = ClientMessage::decode(r#"{"type":"decrement","by":5,"op_id":"c1-18"}"#).unwrap();
+    let change = change_of(r#"{"type":"decrement","by":5,"op_id":"c1-18"}"#);
     assert_eq!(change.delta(), -5);
-    let change = ClientMessage::decode(r#"{"type":"increment"}"#).unwrap();
+    let change = change_of(r#"{"type":"increment"}"#);
     assert_eq!((change.delta(), change.op_id), (1, None));
+}
+
+#[test]
+fn version_2_client_frames() {
+    let text = r#"{"type":"increment","by":1,"op_id":"c1-17","label":"north door"}"#;
+    let labelled = ClientMessage::Increment(ChangeRequest {
+        by: Some(1),
+        op_id: Some("c1-17".into()),
+        label: Some("north door".into()),
+    });
+    assert_eq!(serde_json::to_string(&labelled).unwrap(), text);
+    assert_eq!(change_of(text).label.as_deref(), Some("north door"));
+    assert_eq!(
+        ClientMessage::decode(r#"{"type":"auth","key":"k-1"}"#).unwrap(),
+        Request::Auth("k-1".into())
+    );
+    let Request::Undo(undo) =
+        ClientMessage::decode(r#"{"type":"undo","op_id":"c1-19","undoes":"c1-17"}"#).unwrap()
+    else {
+        panic!("not an undo");
+    };
+    assert_eq!(
+        (undo.op_id, undo.undoes),
+        (op("c1-19"), op("c1-17").unwrap())
+    );
+    for (text, id) in [
+        (r#"{"type":"undo","op_id":"u1"}"#, Some("u1")),
+        (r#"{"type":"undo","op_id":"u2","undoes":""}"#, Some("u2")),
+        (r#"{"type":"auth"}"#, None),
+        (r#"{"type":"auth","key":7}"#, None),
+        (
+            r#"{"type":"increment","op_id":"l1","label":"123456789012345678901234567890123"}"#,
+            Some("l1"),
+        ),
+    ] {
+        let (err, op_id) = ClientMessage::decode(text).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadRequest, "{text}");
+        assert_eq!(op_id, id.and_then(op), "{text}");
+    }
+}
+
+#[test]
+fn version_2_server_frames() {
+    let cases = [
+        (
+            ServerMessage::Access { role: Role::Viewer },
+            r#"{"type":"access","role":"viewer"}"#,
+        ),
+        (
+            ServerMessage::Access { role: Role::Staff },
+            r#"{"type":"access","role":"staff"}"#,
+        ),
+        (
+            ServerMessage::Access { role: Role::Owner },
+            r#"{"type":"access","role":"owner"}"#,
+        ),
+        (
+            ServerMessage::Meta(CounterMeta {
+                title: Some("Main entrance".into()),
+                capacity: Some(200),
+                warn_at: Some(180),
+            }),
+            r#"{"type":"meta","title":"Main entrance","capacity":200,"warn_at":180}"#,
+        ),
+        (
+            ServerMessage::Meta(CounterMeta::default()),
+            r#"{"type":"meta"}"#,
+        ),
+    ];
+    for (message, text) in cases {
+        assert_eq!(message.to_json(), text);
+        assert_eq!(
+            serde_json::from_str::<ServerMessage>(text).unwrap(),
+            message
+        );
+    }
+    let info = CounterInfo {
+        state: state(42, 17),
+        meta: CounterMeta {
+            title: Some("Hall".into()),
+            capacity: Some(10),
+            warn_at: Some(9),
+        },
+    };
+    assert_eq!(
+        serde_json::to_string(&info).unwrap(),
+        r#"{"name":"global","value":42,"version":17,"title":"Hall","capacity":10,"warn_at":9}"#
+    );
+    let plain = CounterInfo {
+        state: state(1, 1),
+        meta: CounterMeta::default(),
+    };
+    assert_eq!(
+        serde_json::to_string(&plain).unwrap(),
+        r#"{"name":"global","value":1,"version":1}"#,
+        "an open counter's answer is version 1's"
+    );
 }
 
 #[test]
@@ -108,6 +214,11 @@ fn error_body() {
         (ErrorCode::Internal, "internal"),
         (ErrorCode::UnknownHost, "unknown_host"),
         (ErrorCode::RequestTimeout, "request_timeout"),
+        (ErrorCode::Unauthorized, "unauthorized"),
+        (ErrorCode::Forbidden, "forbidden"),
+        (ErrorCode::NameTaken, "name_taken"),
+        (ErrorCode::Conflict, "conflict"),
+        (ErrorCode::LimitReached, "limit_reached"),
     ];
     for (code, text) in codes {
         assert_eq!(

@@ -20,6 +20,43 @@ use shared::{CounterName, CounterState, ProtocolError, ServerMessage};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::access::Standing;
+
+/// Version 2: what a counter's sockets know of its access rules and settings.
+#[derive(Clone, Debug)]
+pub enum Access {
+    /// Open or owned, with its keys and settings.
+    Known(Standing),
+    /// Deleted: its sockets close (4404). `rev` is the last revision known, so that a
+    /// counter created again under the name (a newer revision) is taken.
+    Gone { rev: u64 },
+}
+
+/// An [`Access`] with its `meta` frame serialised once for every socket.
+#[derive(Clone, Debug)]
+pub struct AccessFrame {
+    pub access: Access,
+    /// The `meta` frame's JSON (empty when gone).
+    pub meta: Utf8Bytes,
+}
+
+impl AccessFrame {
+    fn new(access: Access) -> Self {
+        let meta = match &access {
+            Access::Known(standing) => ServerMessage::Meta(standing.meta()).to_json().into(),
+            Access::Gone { .. } => Utf8Bytes::default(),
+        };
+        Self { access, meta }
+    }
+
+    fn rev(&self) -> u64 {
+        match &self.access {
+            Access::Known(standing) => standing.rev(),
+            Access::Gone { rev } => *rev,
+        }
+    }
+}
+
 /// A counter state with its `state` frame already serialised.
 #[derive(Clone, Debug)]
 pub struct StateFrame {
@@ -90,6 +127,8 @@ struct Channel {
     /// While the counter's keys are damaged, the `error` frame its sockets are sent; a
     /// damaged counter must hurt only its own sockets.
     fault: watch::Sender<Option<Utf8Bytes>>,
+    /// Version 2: open or owned (keys, settings) or deleted; `None` until first read.
+    access: watch::Sender<Option<AccessFrame>>,
     /// Sockets on this replica watching the counter; the channel goes when it drops to zero.
     sockets: usize,
 }
@@ -126,6 +165,8 @@ pub struct Membership {
     pub presence: watch::Receiver<u64>,
     /// Wakes the socket when the counter is found damaged (or repaired).
     pub fault: watch::Receiver<Option<Utf8Bytes>>,
+    /// Wakes the socket when the counter's keys or settings change, or it is deleted.
+    pub access: watch::Receiver<Option<AccessFrame>>,
 }
 
 impl Hub {
@@ -167,6 +208,7 @@ impl Hub {
             state: watch::Sender::new(None),
             presence: watch::Sender::new(0),
             fault: watch::Sender::new(None),
+            access: watch::Sender::new(None),
             sockets: 0,
         });
         channel.sockets += 1;
@@ -181,6 +223,64 @@ impl Hub {
             state: channel.state.subscribe(),
             presence: channel.presence.subscribe(),
             fault,
+            access: channel.access.subscribe(),
+        }
+    }
+
+    /// Offers what a counter is now (read from the store, or learnt from a change of this
+    /// replica). It is taken when newer than what the sockets have: a higher revision, or
+    /// anything at all while nothing is known. Returns whether it was taken.
+    pub fn offer_standing(&self, name: &CounterName, standing: Standing) -> bool {
+        let channels = self.lock();
+        let Some(channel) = channels.get(name) else {
+            return false;
+        };
+        channel.access.send_if_modified(|current| {
+            let newer = match current {
+                None => true,
+                Some(frame) => frame.rev() < standing.rev(),
+            };
+            if newer {
+                *current = Some(AccessFrame::new(Access::Known(standing)));
+            }
+            newer
+        })
+    }
+
+    /// Marks a counter deleted: its sockets close.
+    pub fn gone(&self, name: &CounterName) {
+        let channels = self.lock();
+        if let Some(channel) = channels.get(name) {
+            channel.access.send_if_modified(|current| {
+                let rev = match current {
+                    Some(AccessFrame {
+                        access: Access::Gone { .. },
+                        ..
+                    }) => return false,
+                    Some(frame) => frame.rev(),
+                    None => 0,
+                };
+                *current = Some(AccessFrame::new(Access::Gone { rev }));
+                true
+            });
+        }
+    }
+
+    /// Whether a counter has sockets here.
+    pub fn serves(&self, name: &CounterName) -> bool {
+        self.lock().contains_key(name)
+    }
+
+    /// What this replica knows a counter to be, while changes made anywhere reach it.
+    pub fn standing(&self, name: &CounterName) -> Option<Standing> {
+        if !self.live() {
+            return None;
+        }
+        let channels = self.lock();
+        let frame = channels.get(name)?.access.borrow();
+        match frame.as_ref()?.access.clone() {
+            Access::Known(standing) => Some(standing),
+            Access::Gone { .. } => None,
         }
     }
 
@@ -230,14 +330,18 @@ impl Hub {
         })
     }
 
-    /// The counters served here, with the newest state known of each and the number of
-    /// sockets on this replica.
-    pub fn served(&self) -> Vec<(CounterName, Option<CounterState>, usize)> {
+    /// The counters served here, with the newest state known of each, the number of
+    /// sockets on this replica, and whether it is known as owned.
+    pub fn served(&self) -> Vec<(CounterName, Option<CounterState>, usize, bool)> {
         self.lock()
             .iter()
             .map(|(name, channel)| {
                 let state = channel.state.borrow().as_ref().map(|f| f.state.clone());
-                (name.clone(), state, channel.sockets)
+                let owned = matches!(
+                    channel.access.borrow().as_ref().map(|frame| &frame.access),
+                    Some(Access::Known(Standing::Owned(_)))
+                );
+                (name.clone(), state, channel.sockets, owned)
             })
             .collect()
     }

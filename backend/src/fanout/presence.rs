@@ -32,7 +32,7 @@ pub async fn run(store: Arc<Store>, hub: Hub, shutdown: CancellationToken) {
         let mut counts: Vec<Presence> = hub
             .served()
             .into_iter()
-            .map(|(name, _, local)| {
+            .map(|(name, _, local, _)| {
                 let record = recorded.get(&name).is_none_or(|&(last, at)| {
                     last != local || now.duration_since(at) >= PRESENCE_REFRESH
                 });

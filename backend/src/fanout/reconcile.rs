@@ -8,24 +8,29 @@
 
 use std::sync::Arc;
 
-use shared::{CounterName, CounterState};
-
 use super::Hub;
 use crate::metrics::Metrics;
+use crate::store::redis::Served;
 use crate::store::{RedisStore, StoreError, damaged_counter};
 
 /// Re-reads every counter served here. One counter whose keys are damaged, or whose repair
 /// Redis refuses, is passed over and tried again next round; only an unreachable Redis ends
 /// the round with an error (and the subscriber connection, which is then rebuilt).
 pub async fn round(store: RedisStore, hub: Hub, metrics: Arc<Metrics>) -> Result<(), StoreError> {
-    let served: Vec<(CounterName, Option<CounterState>)> = hub
+    let served: Vec<Served> = hub
         .served()
         .into_iter()
-        .map(|(name, known, _)| (name, known))
+        .map(|(name, known, _, owned)| (name, known, owned))
         .collect();
     let outcomes = store.reconcile_many(&served).await?;
-    for ((name, _), outcome) in served.into_iter().zip(outcomes) {
+    for ((name, _, _), outcome) in served.into_iter().zip(outcomes) {
         match outcome {
+            // An owned counter deleted while this replica missed the event: its sockets
+            // close, as on the event.
+            Err(StoreError::NotFound) => {
+                tracing::info!(counter = %name, "counter deleted; closing its sockets");
+                hub.gone(&name);
+            }
             Ok(state) => {
                 hub.publish(state);
                 if hub.set_fault(&name, None) {

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::{Hub, reconcile};
+use crate::access::Standing;
 use crate::metrics::Metrics;
 use crate::serving::Serving;
 use crate::store::redis::refuses_writes;
@@ -175,11 +176,39 @@ async fn subscribe_and_follow(
     }
 }
 
+/// Version 2: an owned counter's meta changed (`meta`: keys rotated, settings changed, just
+/// created) or it was deleted (`deleted`). A counter without sockets here is none of this
+/// replica's business. Otherwise the meta is read again (the event says only that it
+/// changed, so a forged one changes nothing) and offered to the hub, whose sockets then
+/// learn their new role and settings; a deleted counter's sockets close.
+fn event(store: &RedisStore, hub: &Hub, name: shared::CounterName, payload: &[u8]) {
+    if !hub.serves(&name) {
+        return;
+    }
+    let (store, hub) = (store.clone(), hub.clone());
+    let deleted = payload == b"deleted";
+    tokio::spawn(async move {
+        match store.owned(&name).await {
+            Ok(Some(owned)) => {
+                hub.offer_standing(&name, Standing::Owned(Arc::new(owned)));
+            }
+            Ok(None) if deleted => hub.gone(&name),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(counter = %name, error = %err, "could not read a changed meta; the reconcile will");
+            }
+        }
+    });
+}
+
 /// Hands one pub/sub message to the hub. Anyone allowed to publish on a counter's channel
 /// can put anything there, so only a state the store can have published for that counter
 /// is taken; anything else is counted, logged and dropped, never allowed to stop the
 /// subscriber or to set a version no change made.
 fn deliver(store: &RedisStore, hub: &Hub, metrics: &Metrics, channel: &str, payload: &[u8]) {
+    if let Some(name) = store.keys().name_of_events(channel) {
+        return event(store, hub, name, payload);
+    }
     let Some(name) = store.keys().name_of_channel(channel) else {
         return;
     };

@@ -31,6 +31,49 @@ impl Keys {
         format!("{}{name}:op:{op_id}", self.prefix)
     }
 
+    /// `counter:{name}:meta` (version 2): an owned counter's hash of settings and key
+    /// hashes. A counter with this key is owned.
+    pub fn meta(&self, name: &CounterName) -> String {
+        format!("{}{name}:meta", self.prefix)
+    }
+
+    /// `counter:{name}:log` (version 2): the stream of the counter's changes.
+    pub fn log(&self, name: &CounterName) -> String {
+        format!("{}{name}:log", self.prefix)
+    }
+
+    /// The pattern of a counter's dedupe records, for removing them with the counter.
+    pub fn op_pattern(&self, name: &CounterName) -> String {
+        let mut pattern = escape_glob(&self.op_prefix(name));
+        pattern.push('*');
+        pattern
+    }
+
+    fn op_prefix(&self, name: &CounterName) -> String {
+        format!("{}{name}:op:", self.prefix)
+    }
+
+    /// `counter::owned` (version 2): the set of owned counters' names, which
+    /// `--max-counters` bounds. No counter's key can be named so: a name is never empty.
+    pub fn owned(&self) -> String {
+        format!("{}:owned", self.prefix)
+    }
+
+    /// Channel `counter:{name}:events` (version 2): `meta` when an owned counter's settings
+    /// or keys changed, `deleted` when it was deleted. The subscriber's pattern covers it.
+    pub fn events(&self, name: &CounterName) -> String {
+        format!("{}{name}:events", self.prefix)
+    }
+
+    /// The counter an events channel belongs to, if the channel is one.
+    pub fn name_of_events(&self, channel: &str) -> Option<CounterName> {
+        channel
+            .strip_prefix(&self.prefix)?
+            .strip_suffix(":events")?
+            .parse()
+            .ok()
+    }
+
     /// `counter:{name}:presence`: sockets per replica.
     pub fn presence(&self, name: &CounterName) -> String {
         format!("{}{name}:presence", self.prefix)
@@ -45,13 +88,7 @@ impl Keys {
     /// subscription means there is nothing to (un)subscribe as sockets come and go, and
     /// nothing to forget when the subscriber reconnects.
     pub fn channel_pattern(&self) -> String {
-        let mut pattern = String::with_capacity(self.prefix.len() + 1);
-        for c in self.prefix.chars() {
-            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-                pattern.push('\\');
-            }
-            pattern.push(c);
-        }
+        let mut pattern = escape_glob(&self.prefix);
         pattern.push('*');
         pattern
     }
@@ -60,6 +97,18 @@ impl Keys {
     pub fn name_of_channel(&self, channel: &str) -> Option<CounterName> {
         channel.strip_prefix(&self.prefix)?.parse().ok()
     }
+}
+
+/// `text` as a Redis glob pattern that matches it alone.
+fn escape_glob(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern
 }
 
 #[cfg(test)]
@@ -76,9 +125,20 @@ mod tests {
         assert_eq!(keys.op(&name, &op), "counter:global:op:c1-17");
         assert_eq!(keys.channel(&name), "counter:global");
         assert_eq!(keys.channel_pattern(), "counter:*");
-        assert_eq!(keys.name_of_channel("counter:global"), Some(name));
+        assert_eq!(keys.name_of_channel("counter:global"), Some(name.clone()));
         assert_eq!(keys.name_of_channel("counter:global:presence"), None);
         assert_eq!(keys.name_of_channel("other:global"), None);
+        assert_eq!(keys.meta(&name), "counter:global:meta");
+        assert_eq!(keys.log(&name), "counter:global:log");
+        assert_eq!(keys.owned(), "counter::owned");
+        assert_eq!(keys.events(&name), "counter:global:events");
+        assert_eq!(
+            keys.name_of_events("counter:global:events"),
+            Some(name.clone())
+        );
+        assert_eq!(keys.name_of_events("counter:global"), None);
+        assert_eq!(keys.name_of_channel("counter:global:events"), None);
+        assert_eq!(keys.op_pattern(&name), "counter:global:op:*");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! ack.
 
 pub mod embedded;
+pub mod history;
 pub mod keys;
 pub mod primary;
 pub mod redis;
@@ -20,10 +21,77 @@ pub mod replica_wait;
 use std::future::Future;
 use std::time::Duration;
 
-use shared::{Change, CounterName, CounterState, ErrorCode, ProtocolError};
+use shared::{
+    Change, ChangeKind, CounterName, CounterState, ErrorCode, HistoryEntry, OpId, ProtocolError,
+    Role, SetValue, Settings, Undo,
+};
 
 pub use self::embedded::EmbeddedStore;
+pub use self::history::HistoryQuery;
 pub use self::redis::{PerCounter, RedisStore};
+use crate::access::{KeyHash, Owned};
+
+/// One write to a counter's value: each is checked against the key presented, deduped,
+/// recorded in the history and published in one atomic step.
+#[derive(Clone, Debug)]
+pub enum Write {
+    /// An increment or decrement (staff).
+    Change(Change),
+    /// A new value (owner).
+    Set(SetValue),
+    /// The opposite of an earlier increment or decrement, once (staff).
+    Undo(Undo),
+}
+
+impl Write {
+    pub fn op_id(&self) -> Option<&OpId> {
+        match self {
+            Self::Change(change) => change.op_id.as_ref(),
+            Self::Set(set) => set.op_id.as_ref(),
+            Self::Undo(undo) => undo.op_id.as_ref(),
+        }
+    }
+
+    pub fn kind(&self) -> ChangeKind {
+        match self {
+            Self::Change(change) if change.delta() > 0 => ChangeKind::Increment,
+            Self::Change(_) => ChangeKind::Decrement,
+            Self::Set(_) => ChangeKind::Set,
+            Self::Undo(_) => ChangeKind::Undo,
+        }
+    }
+
+    /// The role a write needs.
+    pub fn needs(&self) -> Role {
+        match self {
+            Self::Set(_) => Role::Owner,
+            Self::Change(_) | Self::Undo(_) => Role::Staff,
+        }
+    }
+
+    pub fn label(&self) -> Option<&str> {
+        match self {
+            Self::Change(change) => change.label.as_deref(),
+            Self::Set(_) | Self::Undo(_) => None,
+        }
+    }
+}
+
+/// What a write presents: whether the name is open by configuration, and the hash of the
+/// key it came with. The store decides the role from them in the write's own atomic step.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Credential {
+    pub open: bool,
+    pub key: Option<KeyHash>,
+}
+
+/// A change of an owned counter's meta by its owner.
+#[derive(Clone, Debug)]
+pub enum MetaUpdate {
+    Settings(Settings),
+    /// A new key hash for the staff or owner key.
+    Key(Role, KeyHash),
+}
 
 /// The result of applying a change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +129,33 @@ pub enum StoreError {
         /// What is wrong with it.
         why: String,
     },
+    /// Version 2: the name is neither open nor created (or was deleted).
+    #[error("no such counter")]
+    NotFound,
+    /// Version 2: no key, or not a key of this counter.
+    #[error("no key, or not a key of this counter")]
+    Unauthorized,
+    /// Version 2: the key's role may not do this (or an open counter has no owner).
+    #[error("the key's role may not do this")]
+    Forbidden,
+    /// Version 2: an undo names a change the store has no record of.
+    #[error("no change with that op_id")]
+    UnknownOp,
+    /// Version 2: the operation conflicts with one made before (a second undo).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Version 2: the name asked for is in use.
+    #[error("the name is taken")]
+    NameTaken,
+    /// Version 2: `--max-counters` owned counters exist already.
+    #[error("the service holds its most owned counters")]
+    LimitReached,
+    /// Version 2: the meta changed between the caller's read and its update; read again.
+    #[error("the counter's settings changed meanwhile")]
+    Stale,
+    /// Version 2: a request that the store cannot take (a history cursor it never gave).
+    #[error("{0}")]
+    BadRequest(String),
 }
 
 impl From<StoreError> for ProtocolError {
@@ -79,8 +174,42 @@ impl From<StoreError> for ProtocolError {
                 "the counter store refuses writes for now; retry with the same op_id",
             ),
             StoreError::Damaged { .. } => damaged_counter(),
+            StoreError::NotFound => not_found(),
+            StoreError::Unauthorized => ProtocolError::new(
+                ErrorCode::Unauthorized,
+                "this needs the counter's key: send it as Authorization: Bearer <key>",
+            ),
+            StoreError::Forbidden => ProtocolError::new(
+                ErrorCode::Forbidden,
+                "this key's role may not do that on this counter",
+            ),
+            StoreError::UnknownOp => ProtocolError::new(
+                ErrorCode::NotFound,
+                "no change with that op_id to undo (changes are remembered for --op-ttl-seconds)",
+            ),
+            StoreError::Conflict(why) => ProtocolError::new(ErrorCode::Conflict, why),
+            StoreError::NameTaken => {
+                ProtocolError::new(ErrorCode::NameTaken, "a counter with that name exists")
+            }
+            StoreError::LimitReached => ProtocolError::new(
+                ErrorCode::LimitReached,
+                "this service holds as many counters as it may; ask its operator",
+            ),
+            StoreError::Stale => ProtocolError::new(
+                ErrorCode::Conflict,
+                "the counter's settings changed meanwhile; try again",
+            ),
+            StoreError::BadRequest(why) => ProtocolError::new(ErrorCode::BadRequest, why),
         }
     }
+}
+
+/// What a name that is neither open nor created answers, everywhere.
+pub fn not_found() -> ProtocolError {
+    ProtocolError::new(
+        ErrorCode::NotFound,
+        "no such counter: it was never created, or it was deleted",
+    )
 }
 
 /// What clients are told of a counter whose keys are damaged: on their change, and on every
@@ -137,11 +266,72 @@ pub enum Store {
 }
 
 impl Store {
-    /// Applies a change once per `op_id`.
-    pub async fn apply(&self, name: &CounterName, change: &Change) -> Result<Applied, StoreError> {
+    /// Applies a write once per `op_id`, if the credential's role may make it.
+    pub async fn apply(
+        &self,
+        name: &CounterName,
+        write: &Write,
+        credential: &Credential,
+    ) -> Result<Applied, StoreError> {
         match self {
-            Self::Redis(store) => store.apply(name, change).await,
-            Self::Embedded(store) => store.apply(name, change).await,
+            Self::Redis(store) => store.apply(name, write, credential).await,
+            Self::Embedded(store) => store.apply(name, write, credential).await,
+        }
+    }
+
+    /// An owned counter's meta; `None` when the counter is not owned.
+    pub async fn owned(&self, name: &CounterName) -> Result<Option<Owned>, StoreError> {
+        match self {
+            Self::Redis(store) => store.owned(name).await,
+            Self::Embedded(store) => store.owned(name).await,
+        }
+    }
+
+    /// Creates an owned counter (its `rev` is the store's to choose); returns its revision.
+    pub async fn create(
+        &self,
+        name: &CounterName,
+        owned: &Owned,
+        max_counters: u64,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Self::Redis(store) => store.create(name, owned, max_counters).await,
+            Self::Embedded(store) => store.create(name, owned, max_counters).await,
+        }
+    }
+
+    /// Changes an owned counter's meta for its owner, if it is still at revision `read`;
+    /// returns the new revision.
+    pub async fn update(
+        &self,
+        name: &CounterName,
+        key: &KeyHash,
+        read: u64,
+        update: &MetaUpdate,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Self::Redis(store) => store.update(name, key, read, update).await,
+            Self::Embedded(store) => store.update(name, key, read, update).await,
+        }
+    }
+
+    /// Deletes an owned counter for its owner: value, meta, keys and history.
+    pub async fn delete(&self, name: &CounterName, key: &KeyHash) -> Result<(), StoreError> {
+        match self {
+            Self::Redis(store) => store.delete(name, key).await,
+            Self::Embedded(store) => store.delete(name, key).await,
+        }
+    }
+
+    /// One page of a counter's history, and the cursor after it when there may be more.
+    pub async fn history(
+        &self,
+        name: &CounterName,
+        query: &HistoryQuery,
+    ) -> Result<(Vec<HistoryEntry>, Option<String>), StoreError> {
+        match self {
+            Self::Redis(store) => store.history(name, query).await,
+            Self::Embedded(store) => store.history(name, query).await,
         }
     }
 

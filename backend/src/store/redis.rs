@@ -10,17 +10,18 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManagerConfig;
 use redis::{Client, RedisError, Script, ScriptInvocation, TlsCertificates};
-use shared::{Change, CounterName, CounterState};
+use shared::{CounterName, CounterState};
 
 use super::keys::Keys;
 use super::primary::Primary;
 use super::redis_target::RedisTarget;
 use super::replica_wait::{GroupedChanges, ReplicaWait};
-use super::{Applied, StoreError};
+use super::{Applied, Credential, StoreError, Write};
 
 mod batch;
+mod owned;
 
-pub use self::batch::PerCounter;
+pub use self::batch::{PerCounter, Served};
 
 /// The script that applies one change (dedupe, increment, version, publish), as Redis runs
 /// it. Both scripts that read a counter begin with the one function that builds the state
@@ -39,6 +40,21 @@ const RECONCILE_SCRIPT: &str = concat!(
     include_str!("lua/reconcile.lua")
 );
 
+/// Version 2's scripts for an owned counter's meta: create, update (settings, key
+/// rotation), delete. Each judges keys with stored.lua's readers.
+const CREATE_SCRIPT: &str = concat!(
+    include_str!("lua/stored.lua"),
+    include_str!("lua/create.lua")
+);
+const UPDATE_SCRIPT: &str = concat!(
+    include_str!("lua/stored.lua"),
+    include_str!("lua/update.lua")
+);
+const DELETE_SCRIPT: &str = concat!(
+    include_str!("lua/stored.lua"),
+    include_str!("lua/delete.lua")
+);
+
 /// The scripts, loaded once per connection and called by SHA; `redis::Script` reloads a
 /// script by itself when Redis answers NOSCRIPT (after a restart or `SCRIPT FLUSH`).
 struct Scripts {
@@ -48,6 +64,10 @@ struct Scripts {
     reconcile: Script,
     /// `lua/presence.lua`: records this replica's sockets on a counter.
     presence: Script,
+    /// `lua/create.lua`, `lua/update.lua`, `lua/delete.lua`: an owned counter's meta.
+    create: Script,
+    update: Script,
+    delete: Script,
 }
 
 /// A Redis-backed store, shared by every request of one replica.
@@ -74,6 +94,8 @@ struct Inner {
     /// Replicas that must hold a change before its ack (`--redis-wait-replicas`), if any,
     /// and the task that sends such changes in groups, one `WAIT` per group.
     wait: Option<(ReplicaWait, GroupedChanges)>,
+    /// History entries kept per counter (`--history-limit`).
+    history_limit: u64,
 }
 
 /// Where Redis is and how the replica talks to it (`--redis-*` flags).
@@ -90,6 +112,8 @@ pub struct RedisSettings<'a> {
     pub timeout: Duration,
     /// `--redis-wait-replicas` and `--redis-wait-timeout-ms`, when the first is not 0.
     pub wait: Option<ReplicaWait>,
+    /// `--history-limit`.
+    pub history_limit: u64,
 }
 
 impl RedisStore {
@@ -152,7 +176,11 @@ impl RedisStore {
                     apply: Script::new(APPLY_SCRIPT),
                     reconcile: Script::new(RECONCILE_SCRIPT),
                     presence: Script::new(include_str!("lua/presence.lua")),
+                    create: Script::new(CREATE_SCRIPT),
+                    update: Script::new(UPDATE_SCRIPT),
+                    delete: Script::new(DELETE_SCRIPT),
                 },
+                history_limit: settings.history_limit.max(1),
                 replica_id,
                 op_ttl: settings.op_ttl,
                 timeout: settings.timeout,
@@ -216,18 +244,44 @@ impl RedisStore {
         })
     }
 
-    pub async fn apply(&self, name: &CounterName, change: &Change) -> Result<Applied, StoreError> {
+    pub async fn apply(
+        &self,
+        name: &CounterName,
+        write: &Write,
+        credential: &Credential,
+    ) -> Result<Applied, StoreError> {
         let keys = &self.inner.keys;
         let mut invocation = self.inner.scripts.apply.prepare_invoke();
-        invocation.key(keys.value(name)).key(keys.version(name));
-        if let Some(op_id) = &change.op_id {
+        invocation
+            .key(keys.value(name))
+            .key(keys.version(name))
+            .key(keys.meta(name))
+            .key(keys.log(name));
+        let op_id = write.op_id();
+        if let Some(op_id) = op_id {
             invocation.key(keys.op(name, op_id));
         }
+        let (delta, set_value) = match write {
+            Write::Change(change) => (change.delta(), 0),
+            Write::Set(set) => (0, set.value),
+            Write::Undo(undo) => {
+                invocation.key(keys.op(name, &undo.undoes));
+                (0, 0)
+            }
+        };
         invocation
-            .arg(change.delta())
+            .arg(delta)
             .arg(self.inner.op_ttl.as_secs().max(1))
             .arg(keys.channel(name))
-            .arg(name.as_str());
+            .arg(name.as_str())
+            .arg(if credential.open { "1" } else { "0" })
+            .arg(credential.key.map(|key| key.hex()).unwrap_or_default())
+            .arg(write.kind().as_str())
+            .arg(set_value)
+            .arg(self.inner.history_limit)
+            .arg(op_id.map(|id| id.as_str()).unwrap_or_default())
+            .arg(write.label().unwrap_or_default())
+            .arg(if op_id.is_some() { "1" } else { "0" });
         let reply: Vec<String> = match &self.inner.wait {
             None => {
                 let mut conn = self.connection(Primary::changes)?;
@@ -253,7 +307,18 @@ impl RedisStore {
         let duplicate = match reply.first().map(String::as_str) {
             Some("dup") => true,
             Some("overflow") => return Err(StoreError::Overflow),
-            _ => false,
+            Some("unknown_op") => return Err(StoreError::UnknownOp),
+            Some("conflict") => {
+                let why = reply.get(1).cloned().unwrap_or_default();
+                return Err(StoreError::Conflict(why));
+            }
+            Some(refusal) => {
+                if let Some(err) = refusal_of(refusal) {
+                    return Err(err);
+                }
+                false
+            }
+            None => false,
         };
         Ok(Applied {
             state: state_of(keys, name, &reply)?,
@@ -262,17 +327,20 @@ impl RedisStore {
     }
 
     pub async fn get(&self, name: &CounterName) -> Result<CounterState, StoreError> {
-        self.reconcile(name, None).await
+        self.reconcile(name, None, false).await
     }
 
     /// Reads a counter and, given the newest state this replica knows, repairs its version
-    /// when the value moved behind the service's back (see `lua/reconcile.lua`).
+    /// when the value moved behind the service's back (see `lua/reconcile.lua`). `owned`:
+    /// the replica knows the counter as owned, so a missing meta means it was deleted
+    /// (`NotFound`), and nothing is repaired.
     pub async fn reconcile(
         &self,
         name: &CounterName,
         known: Option<&CounterState>,
+        owned: bool,
     ) -> Result<CounterState, StoreError> {
-        let invocation = self.reconcile_invocation(name, known);
+        let invocation = self.reconcile_invocation(name, known, owned);
         let mut conn = self.connection(Primary::commands)?;
         let reply: Vec<String> = self.bounded(invocation.invoke_async(&mut conn)).await?;
         state_of(&self.inner.keys, name, &reply)
@@ -283,6 +351,7 @@ impl RedisStore {
         &self,
         name: &CounterName,
         known: Option<&CounterState>,
+        owned: bool,
     ) -> ScriptInvocation<'_> {
         let keys = &self.inner.keys;
         let (known_value, known_version) = match known {
@@ -293,10 +362,12 @@ impl RedisStore {
         invocation
             .key(keys.value(name))
             .key(keys.version(name))
+            .key(keys.meta(name))
             .arg(known_value)
             .arg(known_version)
             .arg(keys.channel(name))
-            .arg(name.as_str());
+            .arg(name.as_str())
+            .arg(if owned { "1" } else { "0" });
         invocation
     }
 
@@ -333,6 +404,19 @@ pub fn refuses_writes(err: &RedisError) -> bool {
     )
 }
 
+/// The refusal a script answered with as one word, if it is one.
+fn refusal_of(word: &str) -> Option<StoreError> {
+    Some(match word {
+        "not_found" => StoreError::NotFound,
+        "unauthorized" => StoreError::Unauthorized,
+        "forbidden" => StoreError::Forbidden,
+        "name_taken" => StoreError::NameTaken,
+        "limit_reached" => StoreError::LimitReached,
+        "stale" => StoreError::Stale,
+        _ => return None,
+    })
+}
+
 /// Reads a script's `{'ok' | 'dup', value, version}` or `{'damaged', key, why}` reply. The
 /// scripts check every key before they answer; a state they return that is still not a
 /// counter's state is reported as damage of this counter, never trusted.
@@ -344,6 +428,7 @@ fn state_of(keys: &Keys, name: &CounterName, reply: &[String]) -> Result<Counter
     };
     match reply {
         [tag, key, why] if tag == "damaged" => Err(damaged(key.clone(), why.clone())),
+        [tag] if tag == "gone" => Err(StoreError::NotFound),
         [tag, value, version] if tag == "ok" || tag == "dup" => {
             match (value.parse(), version.parse()) {
                 (Ok(value), Ok(version)) if version <= CounterState::MAX_VERSION => {

@@ -16,9 +16,21 @@ use tokio::time::{Instant, sleep_until};
 use super::feed::StateFeed;
 use super::replies::Replies;
 use super::{FLUSH_GRACE, TRY_AGAIN_LATER};
+use crate::access::Standing;
 use crate::config::Config;
-use crate::fanout::hub::Delivery;
+use crate::fanout::hub::{Access, AccessFrame, Delivery};
 use crate::state::AppState;
+
+/// Close code 4404: the counter was deleted (version 2). Clients do not reconnect.
+const DELETED: u16 = 4404;
+
+/// What the counter is, from its access channel; `None` once deleted.
+fn standing_of(frame: &Option<AccessFrame>) -> Option<Standing> {
+    match &frame.as_ref()?.access {
+        Access::Known(standing) => Some(standing.clone()),
+        Access::Gone { .. } => None,
+    }
+}
 
 /// The per-connection timers, from the configuration.
 #[derive(Clone, Copy)]
@@ -66,14 +78,14 @@ enum Step {
 /// Either of the last two stops the reading, and every change already read is answered
 /// before the close frame: a rolling restart then leaves no client guessing whether its last
 /// press counted.
-pub async fn serve<S>(mut socket: S, name: CounterName, app: AppState)
+pub async fn serve<S>(mut socket: S, name: CounterName, standing: Standing, app: AppState)
 where
     S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let timing = Timing::new(&app.config);
     // Boxed: joining may read the store, a future far larger than the rest of the socket's
     // and needed once.
-    let mut membership = match Box::pin(app.counters.join(&name)).await {
+    let mut membership = match Box::pin(app.counters.join(&name, standing.clone())).await {
         Ok(membership) => membership,
         Err(err) => {
             let frame = ServerMessage::error(err, None).to_json();
@@ -100,7 +112,43 @@ where
     if *membership.presence.borrow() > 0 {
         membership.presence.mark_changed();
     }
-    let mut replies = Replies::new(&app.counters, &name, &app.config);
+    // Version 2: what the counter is now (the upgrade's reading, or newer), and the socket's
+    // role and the counter's settings, right after the first state.
+    let (standing, mut meta_sent) = {
+        let frame = membership.access.borrow_and_update();
+        let meta = frame
+            .as_ref()
+            .map(|frame| frame.meta.clone())
+            .unwrap_or_default();
+        let gone = matches!(frame.as_ref().map(|f| &f.access), Some(Access::Gone { .. }));
+        let standing = (!gone).then(|| standing_of(&frame).unwrap_or(standing));
+        (standing, meta)
+    };
+    // Deleted between the upgrade and now.
+    let Some(standing) = standing else {
+        let _ = send(
+            &mut socket,
+            close(DELETED, "this counter was deleted"),
+            timing,
+        )
+        .await;
+        return;
+    };
+    let mut replies = Replies::new(&app.counters, &name, &app.config, &standing);
+    if meta_sent.is_empty() {
+        meta_sent = ServerMessage::Meta(standing.meta()).to_json().into();
+    }
+    let access = ServerMessage::Access {
+        role: replies.role(),
+    };
+    for frame in [
+        Message::Text(access.to_json().into()),
+        Message::Text(meta_sent.clone()),
+    ] {
+        if send(&mut socket, frame, timing).await.is_err() {
+            return;
+        }
+    }
     let mut ping = tokio::time::interval(timing.ping_interval);
     ping.reset();
     // The futures below live as long as the socket and are polled in place, so a wake-up
@@ -152,7 +200,8 @@ where
                 last_heard = Instant::now();
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
-                        replies.text(&text);
+                        let standing = standing_of(&membership.access.borrow());
+                        replies.text(&text, standing.as_ref());
                         Step::Skip
                     }
                     Some(Ok(Message::Binary(_))) => {
@@ -188,6 +237,35 @@ where
                 }
                 let online = *membership.presence.borrow_and_update();
                 Step::Send(Message::Text(ServerMessage::Presence { online }.to_json().into()), None)
+            }
+            changed = membership.access.changed(), if closing.is_none() => {
+                if changed.is_err() {
+                    return;
+                }
+                let frame = membership.access.borrow_and_update().clone();
+                match frame.as_ref().map(|frame| (&frame.access, &frame.meta)) {
+                    Some((Access::Gone { .. }, _)) => {
+                        Step::Close(Some(close(DELETED, "this counter was deleted")))
+                    }
+                    Some((Access::Known(standing), meta)) => {
+                        // Keys rotated (a role may drop to viewer), settings changed, or the
+                        // name was created as an owned counter under an open socket.
+                        let role = replies.restand(standing);
+                        let meta = (*meta != meta_sent).then(|| {
+                            meta_sent = meta.clone();
+                            Message::Text(meta.clone())
+                        });
+                        let access = role.map(|role| {
+                            Message::Text(ServerMessage::Access { role }.to_json().into())
+                        });
+                        match (access, meta) {
+                            (Some(access), meta) => Step::Send(access, meta),
+                            (None, Some(meta)) => Step::Send(meta, None),
+                            (None, None) => Step::Skip,
+                        }
+                    }
+                    None => Step::Skip,
+                }
             }
             changed = membership.fault.changed() => {
                 if changed.is_err() {

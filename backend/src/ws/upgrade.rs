@@ -36,6 +36,9 @@ pub async fn upgrade(
             "this server cannot reach its store right now; try again shortly",
         )));
     }
+    // Version 2: a name that is neither open nor created is 404, before the upgrade, and
+    // nothing is created.
+    let standing = app.counters.standing(&name).await.map_err(refuse)?;
     let permit = app.connections.admit(peer.ip()).map_err(refuse)?;
     let max = app.config.max_message_bytes;
     let ws = ws
@@ -48,7 +51,7 @@ pub async fn upgrade(
         .max_frame_size(max);
     Ok(ws.on_upgrade(move |socket: WebSocket| async move {
         app.counters.metrics.ws_accepted.inc();
-        serve(socket, name, app).await;
+        serve(socket, name, standing, app).await;
         // The permit is held for the socket's whole life.
         drop(permit);
     }))

@@ -3,6 +3,7 @@
 
 mod broken_frames;
 mod browser;
+mod change_log;
 mod contract;
 mod counter_page;
 mod damage;
@@ -13,8 +14,11 @@ mod faults;
 mod helpers;
 mod history;
 mod hosts;
+mod keys;
 mod liveness;
 mod load_balancer;
+mod open_counters;
+mod owned;
 mod protocol;
 mod publish;
 mod reconcile;

@@ -22,7 +22,8 @@ async fn redis_layout_is_what_an_operator_sees() {
     assert_eq!(redis.get_i64("counter:global").await, Some(7));
     assert_eq!(redis.get_i64("counter:global:version").await, Some(1));
     let record: String = redis.cmd(&["GET", "counter:global:op:op-1"]).await;
-    assert_eq!(record, "7:1");
+    // Version 2: value:version, then the delta and whether it can be undone (c).
+    assert_eq!(record, "7:1:7:c");
     let ttl: i64 = redis.cmd(&["TTL", "counter:global:op:op-1"]).await;
     assert!(ttl > 0, "dedupe records expire (ttl {ttl})");
 }

@@ -9,7 +9,8 @@ pub struct AppBarProps {
     pub share_title: Option<AttrValue>,
 }
 
-/// The bar at the top: the app's mark and name (a link home) and the share button.
+/// The bar at the top: the app's mark and name (a link home), "New counter" and the share
+/// button.
 #[function_component]
 pub fn AppBar(props: &AppBarProps) -> Html {
     html! {
@@ -18,9 +19,14 @@ pub fn AppBar(props: &AppBarProps) -> Html {
                 <img src="/icons/favicon-48.png" alt="" width="28" height="28" />
                 <span>{ "Shared Counter" }</span>
             </a>
-            if let Some(title) = &props.share_title {
-                <ShareButton title={title.clone()} />
-            }
+            <nav class="bar-actions">
+                <a class="new-counter" href="/new" data-testid="new-counter">
+                    <span aria-hidden="true">{ "+ " }</span>{ "New counter" }
+                </a>
+                if let Some(title) = &props.share_title {
+                    <ShareButton title={title.clone()} />
+                }
+            </nav>
         </header>
     }
 }

@@ -17,6 +17,10 @@ pub struct NoticeProps {
     /// Whether a socket is open: while it is, unsettled presses are settled within
     /// milliseconds and mentioning them would only flicker.
     pub live: bool,
+    /// Whether the server refused this device's staff link (rotated): a `forbidden` is then
+    /// told as that.
+    #[prop_or_default]
+    pub key_refused: bool,
 }
 
 /// One line between the number and the buttons: what went wrong, or where unsent presses
@@ -24,7 +28,9 @@ pub struct NoticeProps {
 #[function_component]
 pub fn Notice(props: &NoticeProps) -> Html {
     if let Some(error) = &props.error {
-        return html! { <p class="notice error" role="alert">{ describe(error) }</p> };
+        return html! {
+            <p class="notice error" role="alert">{ describe(error, props.key_refused) }</p>
+        };
     }
     if props.queue_full {
         return html! {
@@ -60,8 +66,16 @@ pub fn Notice(props: &NoticeProps) -> Html {
 
 /// A refusal in words for the person who pressed; the server's own sentence is for developers
 /// and is kept only for codes a press should never cause.
-fn describe(refusal: &Refusal) -> String {
+fn describe(refusal: &Refusal, key_refused: bool) -> String {
     match refusal.code {
+        ErrorCode::Forbidden if key_refused => {
+            "Your staff link no longer works; ask the owner for the new one.".into()
+        }
+        ErrorCode::Forbidden => {
+            "This counter is owned: only staff with the staff link can change it.".into()
+        }
+        ErrorCode::Conflict => "That press was already undone.".into(),
+        ErrorCode::NotFound => "That press can no longer be undone.".into(),
         ErrorCode::RateLimited => "Too many presses at once; sending them a little later.".into(),
         ErrorCode::Overflow => "The counter cannot go any further that way.".into(),
         ErrorCode::Unavailable => "The server cannot save presses right now; retrying.".into(),
@@ -92,7 +106,13 @@ mod tests {
             code: ErrorCode::Overflow,
             message: "too far".into(),
         };
-        assert!(describe(&refusal).contains("cannot go any further"));
+        assert!(describe(&refusal, false).contains("cannot go any further"));
+        let forbidden = Refusal {
+            code: ErrorCode::Forbidden,
+            message: "owned".into(),
+        };
+        assert!(describe(&forbidden, true).contains("staff link no longer works"));
+        assert!(describe(&forbidden, false).contains("owned"));
     }
 
     #[test]

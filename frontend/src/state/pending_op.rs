@@ -1,6 +1,6 @@
 //! A press the server has not settled yet, and where it is on its way there.
 
-use shared::{ChangeRequest, ClientMessage, OpId};
+use shared::{ChangeRequest, ClientMessage, OpId, UndoRequest};
 
 use super::saved::SavedOp;
 
@@ -17,6 +17,11 @@ pub struct PendingOp {
     /// When the first press in it was made (ms since the epoch); it expires
     /// [`super::MAX_AGE_MS`] later.
     pub created_ms: u64,
+    /// Where it was made ("north door"), sent with the change and recorded in the history.
+    pub label: Option<String>,
+    /// For an undo: the change it takes back. Its `delta` is then that change's opposite,
+    /// shown at once like a press.
+    pub undoes: Option<OpId>,
 }
 
 /// Where a pending op is on its way to the server. One enum instead of three flags that had
@@ -40,13 +45,33 @@ pub enum Delivery {
 
 impl PendingOp {
     /// A fresh press, not sent yet.
-    pub fn new(op_id: OpId, delta: i64, created_ms: u64) -> Self {
+    pub fn new(op_id: OpId, delta: i64, created_ms: u64, label: Option<String>) -> Self {
         Self {
             op_id,
             delta,
             delivery: Delivery::Unsent,
             created_ms,
+            label,
+            undoes: None,
         }
+    }
+
+    /// The undo of `undone`, a change of `undone_delta`, not sent yet.
+    pub fn undo(op_id: OpId, undone: OpId, undone_delta: i64, created_ms: u64) -> Self {
+        Self {
+            undoes: Some(undone),
+            ..Self::new(op_id, -undone_delta, created_ms, None)
+        }
+    }
+
+    /// Whether a later press may be added to it: a press not sent yet (one that left may
+    /// already be applied under its id), the same way, from the same place, within the limit.
+    pub fn absorbs(&self, delta: i64, label: Option<&str>) -> bool {
+        self.delivery == Delivery::Unsent
+            && self.undoes.is_none()
+            && self.delta.signum() == delta.signum()
+            && self.label.as_deref() == label
+            && (self.delta + delta).abs() <= shared::MAX_BY
     }
 
     /// An op kept by an earlier page. It may have reached the server before the reload, so it
@@ -57,6 +82,8 @@ impl PendingOp {
             delta: saved.delta,
             delivery: Delivery::Resend,
             created_ms: saved.created_ms,
+            label: saved.label,
+            undoes: saved.undoes,
         }
     }
 
@@ -66,6 +93,8 @@ impl PendingOp {
             op_id: self.op_id.clone(),
             delta: self.delta,
             created_ms: self.created_ms,
+            label: self.label.clone(),
+            undoes: self.undoes.clone(),
         }
     }
 
@@ -84,9 +113,16 @@ impl PendingOp {
 
     /// The frame that asks the server for this change.
     pub fn frame(&self) -> ClientMessage {
+        if let Some(undone) = &self.undoes {
+            return ClientMessage::Undo(UndoRequest {
+                op_id: Some(self.op_id.to_string()),
+                undoes: undone.to_string(),
+            });
+        }
         let request = ChangeRequest {
             by: Some(self.delta.abs()),
             op_id: Some(self.op_id.to_string()),
+            label: self.label.clone(),
         };
         if self.delta > 0 {
             ClientMessage::Increment(request)

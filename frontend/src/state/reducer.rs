@@ -2,13 +2,14 @@
 
 use std::rc::Rc;
 
-use shared::{ErrorCode, MAX_BY, OpId, ServerMessage};
+use shared::{CounterMeta, ErrorCode, MAX_BY, OpId, Role, ServerMessage};
 use yew::Reducible;
 
+use super::capacity::Capacity;
 use super::pending_op::{Delivery, PendingOp};
 use super::saved::{Confirmed, Saved};
 use super::status::Status;
-use super::{MAX_AGE_MS, QUEUE_LIMIT};
+use super::{MAX_AGE_MS, QUEUE_LIMIT, UNDO_WINDOW_MS};
 
 /// Everything that can happen to the page.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +28,36 @@ pub enum Action {
     Expire { now_ms: u64 },
     /// The pause after a passing refusal is over: send the refused ops again.
     RetryDue,
+    /// Takes back the last press while [`State::undo_available`], at this time.
+    Undo { at_ms: u64 },
+    /// The last press can no longer be undone if its window is over by `now_ms`.
+    UndoExpire { now_ms: u64 },
+    /// The label sent with every press from now on ("north door"); `None` for none.
+    SetLabel(Option<String>),
+    /// The counter is gone for good; no socket will be opened again.
+    Gone(Gone),
+}
+
+/// Why a counter's page has nothing more to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gone {
+    /// The name is neither open nor created (the server answers 404 `not_found`).
+    NotFound,
+    /// The owner deleted the counter while the page was open (close code 4404).
+    Deleted,
+}
+
+/// The last press, which may be undone for [`UNDO_WINDOW_MS`] once the server has applied it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct LastPress {
+    /// The change an undo names.
+    op_id: OpId,
+    /// Its signed change, taken back by the undo (shown at once, like a press).
+    delta: i64,
+    /// When it was pressed (ms since the epoch); the window starts here.
+    at_ms: u64,
+    /// Whether its ack came: an undo of a change the server has not applied would be refused.
+    applied: bool,
 }
 
 /// A refusal from the server, kept to show until the next press. The words for people are
@@ -80,6 +111,26 @@ pub struct State {
     queue_full: bool,
     /// Presses dropped because they waited longer than [`MAX_AGE_MS`], to tell the person.
     expired: u64,
+    /// Whether this page presents a key (`auth`) first on every socket.
+    has_key: bool,
+    /// What the server last said this page may do (or what it said on an earlier visit);
+    /// `None` until known.
+    role: Option<Role>,
+    /// The `access` frames still to come on this socket before it may carry changes: the one
+    /// every socket gets after connecting, and the answer to the key when one was sent. Until
+    /// then unsettled presses wait, so presses queued offline never go out under a key that
+    /// no longer works.
+    accesses_awaited: u8,
+    /// Set when the server refused this page's key (after a rotation): the page says why.
+    key_refused: bool,
+    /// The counter's title, capacity and warn level, from the last `meta` frame.
+    meta: CounterMeta,
+    /// Sent with every press.
+    label: Option<String>,
+    /// The last press, while it may still become undoable.
+    last_press: Option<LastPress>,
+    /// Set when the counter does not exist (any more).
+    gone: Option<Gone>,
 }
 
 impl Reducible for State {
@@ -112,7 +163,73 @@ impl State {
             error: None,
             queue_full: false,
             expired: 0,
+            has_key: false,
+            role: None,
+            accesses_awaited: 1,
+            key_refused: false,
+            meta: CounterMeta::default(),
+            label: None,
+            last_press: None,
+            gone: None,
         }
+    }
+
+    /// This page presents a key on every socket, and starts from the role the server gave on
+    /// an earlier visit (shown until the server says it again) and the place's label.
+    pub fn with_access(mut self, has_key: bool, role: Option<Role>, label: Option<String>) -> Self {
+        self.has_key = has_key;
+        self.role = role;
+        self.label = label;
+        self
+    }
+
+    /// The role to show: the server's word, or until it comes, staff (an open counter, or a
+    /// key this device holds; a viewer's presses made meanwhile are refused and dropped).
+    pub fn role(&self) -> Role {
+        self.role.unwrap_or(Role::Staff)
+    }
+
+    /// Whether the server has said what this page may do, on this page or an earlier one.
+    pub fn role_known(&self) -> bool {
+        self.role.is_some()
+    }
+
+    /// Whether the server refused this page's key: the staff link no longer works.
+    pub fn key_refused(&self) -> bool {
+        self.key_refused
+    }
+
+    /// The counter's settings as the server last sent them.
+    pub fn meta(&self) -> &CounterMeta {
+        &self.meta
+    }
+
+    /// How full the counter is, by the number shown.
+    pub fn capacity(&self) -> Capacity {
+        Capacity::of(self.displayed_value(), &self.meta)
+    }
+
+    /// The label sent with every press.
+    pub fn label(&self) -> Option<&str> {
+        self.label.as_deref()
+    }
+
+    /// Whether the counter is gone, and why.
+    pub fn gone(&self) -> Option<Gone> {
+        self.gone
+    }
+
+    /// Whether the last press can be undone now: the server applied it and its window is
+    /// not over (the page dispatches [`Action::UndoExpire`] at [`State::undo_deadline`]).
+    pub fn undo_available(&self) -> bool {
+        self.last_press.as_ref().is_some_and(|last| last.applied)
+    }
+
+    /// When the last press's undo window ends, while there is one.
+    pub fn undo_deadline(&self) -> Option<u64> {
+        self.last_press
+            .as_ref()
+            .map(|last| last.at_ms + UNDO_WINDOW_MS)
     }
 
     /// A page that starts from what an earlier page of this counter kept: its last known
@@ -224,6 +341,7 @@ impl State {
         match action {
             Action::Connected => {
                 self.socket_open = true;
+                self.accesses_awaited = 1 + u8::from(self.has_key);
                 self.awaiting_first_state = true;
                 self.held = None;
                 self.take_back_in_flight();
@@ -251,6 +369,27 @@ impl State {
                         op.delivery = Delivery::Resend;
                     }
                 }
+            }
+            Action::Undo { at_ms } => self.undo(at_ms),
+            Action::UndoExpire { now_ms } => {
+                if self
+                    .undo_deadline()
+                    .is_some_and(|deadline| deadline <= now_ms)
+                {
+                    self.last_press = None;
+                }
+            }
+            Action::SetLabel(label) => {
+                self.label = label.filter(|label| !label.trim().is_empty());
+            }
+            Action::Gone(gone) => {
+                self.gone = Some(gone);
+                self.socket_open = false;
+                self.online = None;
+                // Nothing kept for this counter can ever be applied.
+                self.retain_ops(|_| false);
+                self.last_press = None;
+                self.update_queue_full();
             }
         }
         self.hand_out();
@@ -281,6 +420,11 @@ impl State {
                 version,
             } => {
                 if let Some(op_id) = op_id {
+                    if let Some(last) = self.last_press.as_mut()
+                        && last.op_id == op_id
+                    {
+                        last.applied = true;
+                    }
                     self.settle(&op_id);
                 }
                 // The ack often comes before the `state` frame of the same change; taking its
@@ -306,19 +450,64 @@ impl State {
                             op.delivery = Delivery::AwaitingRetry;
                         }
                     }
-                    Some(op_id) => self.settle(&op_id),
+                    Some(op_id) => {
+                        if self
+                            .last_press
+                            .as_ref()
+                            .is_some_and(|last| last.op_id == op_id)
+                        {
+                            self.last_press = None;
+                        }
+                        self.settle(&op_id);
+                    }
                     None => {}
+                }
+                if code == ErrorCode::Forbidden && self.has_key {
+                    self.key_refused = true;
                 }
                 self.release_held();
                 self.error = Some(Refusal { code, message });
             }
             ServerMessage::Presence { online } => self.online = Some(online),
+            ServerMessage::Access { role } => self.access(role),
+            ServerMessage::Meta(meta) => self.meta = meta,
         }
+    }
+
+    /// The server said what this socket may do. The first `access` of a socket that sent a
+    /// key is the one every socket gets before its key is read, and is passed over.
+    fn access(&mut self, role: Role) {
+        if self.accesses_awaited > 0 {
+            self.accesses_awaited -= 1;
+            if self.accesses_awaited > 0 {
+                return;
+            }
+        }
+        self.role = Some(role);
+        if role >= Role::Staff {
+            self.key_refused = false;
+            return;
+        }
+        // A viewer's presses can never count: settled now, not retried forever. With a key
+        // this means the key was refused (rotated); the page says so.
+        if self.has_key {
+            self.key_refused = true;
+        }
+        if !self.pending.is_empty() {
+            self.error = Some(Refusal {
+                code: ErrorCode::Forbidden,
+                message: "this counter is owned: changing it needs the staff link".into(),
+            });
+        }
+        self.retain_ops(|_| false);
+        self.last_press = None;
+        self.update_queue_full();
     }
 
     fn press(&mut self, delta: i64, at_ms: u64) {
         let delta = delta.clamp(-MAX_BY, MAX_BY);
-        if delta == 0 {
+        // A viewer has no buttons, and its keys do nothing either.
+        if delta == 0 || self.role() < Role::Staff || self.gone.is_some() {
             return;
         }
         if self.unsettled_presses() + delta.unsigned_abs() > QUEUE_LIMIT {
@@ -331,23 +520,55 @@ impl State {
         // Presses made while no socket is open would otherwise pile up as one frame each and
         // run into the server's rate limit on reconnect; one that never left the page can
         // simply grow instead.
-        if let Some(last) = self.pending.last_mut() {
-            let same_way = last.delta.signum() == delta.signum();
-            if last.delivery == Delivery::Unsent && same_way && (last.delta + delta).abs() <= MAX_BY
-            {
-                last.delta += delta;
-                return;
-            }
+        if let Some(last) = self.pending.last_mut()
+            && last.absorbs(delta, self.label.as_deref())
+        {
+            last.delta += delta;
+            // Undo takes back one press, not a bundle of them.
+            self.last_press = None;
+            return;
         }
+        let op_id = self.next_op_id();
+        self.last_press = Some(LastPress {
+            op_id: op_id.clone(),
+            delta,
+            at_ms,
+            applied: false,
+        });
+        self.pending
+            .push(PendingOp::new(op_id, delta, at_ms, self.label.clone()));
+    }
+
+    /// Takes back the last press, if it can be: an op of its own, shown at once.
+    fn undo(&mut self, at_ms: u64) {
+        if !self.undo_available() || self.gone.is_some() {
+            return;
+        }
+        let Some(last) = self.last_press.take() else {
+            return;
+        };
+        if self.unsettled_presses() + last.delta.unsigned_abs() > QUEUE_LIMIT {
+            self.queue_full = true;
+            return;
+        }
+        self.error = None;
+        self.ops_revision += 1;
+        let op_id = self.next_op_id();
+        self.pending
+            .push(PendingOp::undo(op_id, last.op_id, last.delta, at_ms));
+    }
+
+    /// A new `op_id`: the page's client id and a number it never used.
+    fn next_op_id(&mut self) -> OpId {
         let op_id = OpId::try_from(format!("{}-{}", self.client_id, self.next_seq))
             .expect("a client id of at most 40 bytes and a number make a valid op_id");
         self.next_seq += 1;
-        self.pending.push(PendingOp::new(op_id, delta, at_ms));
+        op_id
     }
 
     /// Hands every op that waits for a socket to the open one, numbering the frames.
     fn hand_out(&mut self) {
-        if !self.socket_open {
+        if !self.may_change() {
             return;
         }
         for op in self.pending.iter_mut().filter(|op| op.wants_socket()) {
@@ -356,6 +577,12 @@ impl State {
                 seq: self.handed_out,
             };
         }
+    }
+
+    /// Whether the open socket may carry changes: the server has answered every `access`
+    /// awaited on it, and the role it gave may change the counter.
+    fn may_change(&self) -> bool {
+        self.socket_open && self.accesses_awaited == 0 && self.role() >= Role::Staff
     }
 
     /// Whether presses of this page are out on the socket, unanswered.
@@ -472,10 +699,20 @@ mod tests {
         }
     }
 
+    /// Opens a socket on an open counter: the server says `staff` after connecting.
+    fn connect(page: &mut Page) {
+        page.apply(Action::Connected);
+        page.apply(access(Role::Staff));
+    }
+
+    fn access(role: Role) -> Action {
+        Action::Received(ServerMessage::Access { role })
+    }
+
     /// A page with an open socket that has seen `value` at `version`.
     fn live(value: i64, version: u64) -> Page {
         let mut state = Page::new("c1");
-        state.apply(Action::Connected);
+        connect(&mut state);
         state.apply(state_frame(value, version));
         state
     }
@@ -499,7 +736,7 @@ mod tests {
         let mut state = Page::new("c1");
         assert_eq!(state.displayed_value(), None);
         assert_eq!(state.status(), Status::Reconnecting);
-        state.apply(Action::Connected);
+        connect(&mut state);
         assert_eq!(state.status(), Status::Live);
         assert_eq!(state.displayed_value(), None);
         state.apply(state_frame(-7, 3));
@@ -552,7 +789,7 @@ mod tests {
     fn the_first_state_of_a_new_connection_wins_whatever_its_version() {
         let mut state = live(100, 50);
         state.apply(Action::Disconnected);
-        state.apply(Action::Connected);
+        connect(&mut state);
         // The store was reset: the version went backwards.
         state.apply(state_frame(2, 1));
         assert_eq!(state.displayed_value(), Some(2));
@@ -573,7 +810,7 @@ mod tests {
             "nothing goes out without a socket"
         );
         assert_eq!(state.displayed_value(), Some(1), "the press still shows");
-        state.apply(Action::Connected);
+        connect(&mut state);
         assert_eq!(json(&flush(&mut state)), first);
     }
 
@@ -583,7 +820,7 @@ mod tests {
         state.apply(press(1));
         // The socket closes before the send loop has written the press.
         state.apply(Action::Disconnected);
-        state.apply(Action::Connected);
+        connect(&mut state);
         assert_eq!(state.outbox().count(), 1);
         assert_eq!(
             json(&flush(&mut state)),
@@ -603,7 +840,7 @@ mod tests {
         state.apply(press(-1));
         assert_eq!(state.displayed_value(), Some(3));
         assert_eq!(state.unsettled_presses(), 5);
-        state.apply(Action::Connected);
+        connect(&mut state);
         assert_eq!(
             json(&flush(&mut state)),
             [
@@ -677,7 +914,7 @@ mod tests {
     #[test]
     fn op_ids_are_unique_and_within_the_limit() {
         let mut state = Page::new(&"x".repeat(40));
-        state.apply(Action::Connected);
+        connect(&mut state);
         state.next_seq = u64::MAX - 2;
         state.apply(press(1));
         flush(&mut state);
@@ -711,7 +948,7 @@ mod tests {
         );
         assert_eq!(after.status(), Status::Reconnecting);
         after.apply(press(1));
-        after.apply(Action::Connected);
+        connect(&mut after);
         assert_eq!(
             json(&flush(&mut after)),
             [
@@ -738,7 +975,7 @@ mod tests {
         state.apply(press(1));
         assert!(state.queue_full(), "one press too many");
         assert_eq!(state.unsettled_presses(), QUEUE_LIMIT);
-        state.apply(Action::Connected);
+        connect(&mut state);
         state.apply(state_frame(0, 1));
         let op = state.outbox().next().unwrap().op_id.clone();
         flush(&mut state);
@@ -805,7 +1042,7 @@ mod tests {
         // A press made offline is pending but not in flight: others' changes still show.
         state.apply(Action::Disconnected);
         state.apply(press(1));
-        state.apply(Action::Connected);
+        connect(&mut state);
         state.apply(state_frame(20, 5));
         assert_eq!(state.displayed_value(), Some(21));
     }
@@ -826,7 +1063,7 @@ mod tests {
         let op = state.outbox().next().unwrap().op_id.clone();
         flush(&mut state);
         state.apply(Action::Disconnected);
-        state.apply(Action::Connected);
+        connect(&mut state);
         assert!(!moved(&state), "a resend keeps the same op");
         state.apply(Action::Disconnected);
         state.apply(press(1));
@@ -840,5 +1077,246 @@ mod tests {
         state.apply(Action::Expire { now_ms: MAX_AGE_MS });
         assert!(moved(&state), "presses dropped for age");
         assert_eq!(state.unsettled_presses(), 0);
+    }
+
+    /// A page that holds a key and has pressed while no socket was open.
+    fn keyed_with_queued_press() -> Page {
+        let mut page = Page {
+            state: State::new("c1".into()).with_access(true, Some(Role::Staff), None),
+            written: 0,
+        };
+        page.apply(press(1));
+        page
+    }
+
+    #[test]
+    fn queued_presses_wait_for_the_key_to_be_accepted_again() {
+        let mut page = keyed_with_queued_press();
+        page.apply(Action::Connected);
+        page.apply(state_frame(5, 2));
+        assert!(
+            flush(&mut page).is_empty(),
+            "nothing before any access frame"
+        );
+        // Every socket hears `viewer` first on an owned counter, before its key is read.
+        page.apply(access(Role::Viewer));
+        assert!(
+            flush(&mut page).is_empty(),
+            "the connect-time access is not the key's answer"
+        );
+        assert_eq!(page.unsettled_presses(), 1, "and the press is kept");
+        page.apply(access(Role::Staff));
+        assert_eq!(
+            json(&flush(&mut page)),
+            [r#"{"type":"increment","by":1,"op_id":"c1-1"}"#]
+        );
+        // The next socket waits again.
+        page.apply(Action::Disconnected);
+        page.apply(Action::Connected);
+        page.apply(access(Role::Viewer));
+        assert!(flush(&mut page).is_empty());
+        page.apply(access(Role::Staff));
+        assert_eq!(
+            flush(&mut page).len(),
+            1,
+            "resent under its id once accepted"
+        );
+    }
+
+    #[test]
+    fn a_refused_key_settles_the_queued_presses_and_says_why() {
+        let mut page = keyed_with_queued_press();
+        page.apply(press(-1));
+        page.apply(Action::Connected);
+        page.apply(state_frame(5, 2));
+        page.apply(access(Role::Viewer));
+        page.apply(access(Role::Viewer));
+        assert!(flush(&mut page).is_empty(), "never sent");
+        assert_eq!(page.unsettled_presses(), 0, "settled, not retried forever");
+        assert_eq!(page.displayed_value(), Some(5));
+        assert!(page.key_refused());
+        assert_eq!(page.role(), Role::Viewer);
+        assert_eq!(page.error().map(|e| e.code), Some(ErrorCode::Forbidden));
+        page.apply(press(1));
+        assert_eq!(page.unsettled_presses(), 0, "a viewer's keys do nothing");
+    }
+
+    #[test]
+    fn a_key_rotated_under_an_open_socket_stops_the_page_changing_it() {
+        let mut page = keyed_with_queued_press();
+        page.apply(Action::Connected);
+        page.apply(state_frame(0, 1));
+        page.apply(access(Role::Viewer));
+        page.apply(access(Role::Staff));
+        flush(&mut page);
+        page.apply(press(1));
+        let in_flight = page.outbox().next().unwrap().op_id.clone();
+        flush(&mut page);
+        // The owner rotates the key: the press in flight is refused, the socket drops to viewer.
+        page.apply(Action::Received(ServerMessage::Error {
+            code: ErrorCode::Forbidden,
+            message: "owned".into(),
+            op_id: Some(in_flight),
+        }));
+        page.apply(access(Role::Viewer));
+        assert!(page.key_refused());
+        assert_eq!(page.role(), Role::Viewer);
+        assert_eq!(page.unsettled_presses(), 0);
+        assert!(!page.undo_available());
+        assert_eq!(page.error().map(|e| e.code), Some(ErrorCode::Forbidden));
+        // A new key (a new staff link opened on this page) is accepted again.
+        page.apply(access(Role::Staff));
+        assert!(!page.key_refused());
+    }
+
+    #[test]
+    fn presses_made_before_a_viewer_is_known_never_go_out() {
+        let mut page = Page::new("c1");
+        assert_eq!(
+            page.role(),
+            Role::Staff,
+            "buttons until the server says otherwise"
+        );
+        assert!(!page.role_known());
+        page.apply(press(1));
+        page.apply(Action::Connected);
+        page.apply(state_frame(3, 1));
+        assert!(
+            flush(&mut page).is_empty(),
+            "nothing before the access frame"
+        );
+        page.apply(access(Role::Viewer));
+        assert!(flush(&mut page).is_empty());
+        assert_eq!(page.displayed_value(), Some(3));
+        assert!(!page.key_refused(), "no key was refused: the page had none");
+        assert_eq!(page.role(), Role::Viewer);
+    }
+
+    #[test]
+    fn the_last_press_can_be_undone_once_within_its_window() {
+        let mut page = live(10, 1);
+        page.apply(Action::Press {
+            delta: 1,
+            at_ms: 1_000,
+        });
+        let op = page.outbox().next().unwrap().op_id.clone();
+        flush(&mut page);
+        assert!(!page.undo_available(), "not before the server applied it");
+        page.apply(Action::Undo { at_ms: 1_100 });
+        assert!(flush(&mut page).is_empty());
+        page.apply(ack(&op, 11, 2));
+        assert!(page.undo_available());
+        assert_eq!(page.undo_deadline(), Some(1_000 + UNDO_WINDOW_MS));
+        page.apply(Action::Undo { at_ms: 1_500 });
+        assert_eq!(page.displayed_value(), Some(10), "shown at once");
+        assert!(!page.undo_available(), "one undo per press");
+        assert_eq!(
+            json(&flush(&mut page)),
+            [r#"{"type":"undo","op_id":"c1-2","undoes":"c1-1"}"#]
+        );
+        page.apply(Action::Undo { at_ms: 1_600 });
+        assert!(flush(&mut page).is_empty(), "no second undo");
+        let undo: OpId = "c1-2".to_owned().try_into().unwrap();
+        page.apply(ack(&undo, 10, 3));
+        assert_eq!(page.unsettled_presses(), 0);
+        assert_eq!(page.displayed_value(), Some(10));
+    }
+
+    #[test]
+    fn the_undo_window_closes() {
+        let mut page = live(0, 1);
+        page.apply(Action::Press {
+            delta: -1,
+            at_ms: 0,
+        });
+        let op = page.outbox().next().unwrap().op_id.clone();
+        flush(&mut page);
+        page.apply(ack(&op, -1, 2));
+        page.apply(Action::UndoExpire {
+            now_ms: UNDO_WINDOW_MS - 1,
+        });
+        assert!(page.undo_available(), "not yet");
+        page.apply(Action::UndoExpire {
+            now_ms: UNDO_WINDOW_MS,
+        });
+        assert!(!page.undo_available());
+        assert_eq!(page.undo_deadline(), None);
+    }
+
+    #[test]
+    fn an_undo_already_made_elsewhere_is_settled_and_said() {
+        let mut page = live(0, 1);
+        page.apply(press(1));
+        let op = page.outbox().next().unwrap().op_id.clone();
+        flush(&mut page);
+        page.apply(ack(&op, 1, 2));
+        page.apply(Action::Undo { at_ms: 0 });
+        let undo = page.outbox().next().unwrap().op_id.clone();
+        flush(&mut page);
+        page.apply(Action::Received(ServerMessage::Error {
+            code: ErrorCode::Conflict,
+            message: "that change was undone already".into(),
+            op_id: Some(undo),
+        }));
+        assert_eq!(page.unsettled_presses(), 0, "not retried");
+        assert_eq!(page.error().map(|e| e.code), Some(ErrorCode::Conflict));
+    }
+
+    #[test]
+    fn presses_carry_the_label_and_merge_only_with_their_own() {
+        let mut page = Page::new("c1");
+        page.apply(Action::SetLabel(Some("north door".into())));
+        page.apply(press(1));
+        page.apply(press(1));
+        page.apply(Action::SetLabel(Some("  ".into())));
+        assert_eq!(page.label(), None, "a blank label is none");
+        page.apply(press(1));
+        connect(&mut page);
+        assert_eq!(
+            json(&flush(&mut page)),
+            [
+                r#"{"type":"increment","by":2,"op_id":"c1-1","label":"north door"}"#,
+                r#"{"type":"increment","by":1,"op_id":"c1-2"}"#,
+            ]
+        );
+        assert!(
+            !page.undo_available(),
+            "merged presses are not undone one by one"
+        );
+        let restored = State::restore("c2".into(), page.saved(), 0);
+        assert_eq!(restored.pending[0].label.as_deref(), Some("north door"));
+    }
+
+    #[test]
+    fn meta_frames_set_the_capacity_state() {
+        let mut page = live(7, 1);
+        assert_eq!(page.capacity(), Capacity::None);
+        page.apply(Action::Received(ServerMessage::Meta(CounterMeta {
+            title: Some("Hall".into()),
+            capacity: Some(10),
+            warn_at: Some(8),
+        })));
+        assert_eq!(page.meta().title.as_deref(), Some("Hall"));
+        assert_eq!(page.capacity(), Capacity::Normal);
+        page.apply(press(1));
+        assert_eq!(page.capacity(), Capacity::Warn, "the press shows at once");
+        page.apply(state_frame(12, 5));
+        assert_eq!(
+            page.capacity(),
+            Capacity::Warn,
+            "held while the press is out"
+        );
+    }
+
+    #[test]
+    fn a_counter_that_is_gone_drops_its_presses() {
+        let mut page = live(0, 1);
+        page.apply(press(1));
+        page.apply(Action::Gone(Gone::Deleted));
+        assert_eq!(page.gone(), Some(Gone::Deleted));
+        assert_eq!(page.unsettled_presses(), 0);
+        assert!(page.saved().ops.is_empty(), "nothing kept to resend");
+        page.apply(press(1));
+        assert_eq!(page.unsettled_presses(), 0);
     }
 }

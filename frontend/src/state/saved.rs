@@ -33,4 +33,10 @@ pub struct SavedOp {
     pub delta: i64,
     /// When it was made, in ms since the epoch.
     pub created_ms: u64,
+    /// Version 2: where it was made; absent in what version 1 kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Version 2: the change an undo takes back; absent for a press.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undoes: Option<OpId>,
 }

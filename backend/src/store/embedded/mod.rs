@@ -7,6 +7,7 @@
 //! see the last commit). Every call is bounded by `--store-timeout-ms`, as with Redis. The
 //! file lock redb takes keeps a second process from opening the same data.
 
+mod owned;
 #[cfg(test)]
 mod served;
 #[cfg(test)]
@@ -19,16 +20,28 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::metrics::counter::Counter;
 use redb::{Database, DatabaseError, ReadableTable, TableDefinition};
-use shared::{Change, CounterName, CounterState};
+use shared::{CounterName, CounterState};
 use tokio::sync::{mpsc, oneshot};
 
-use self::writer::{Job, WriterThread};
-use super::{Applied, StoreError, within};
+use self::writer::{Job, MetaJob, WriterThread};
+use super::{Applied, Credential, StoreError, Write, within};
 
 /// Counter name → (value, version).
 const COUNTERS: TableDefinition<&str, (i64, u64)> = TableDefinition::new("counters");
 /// (counter name, op_id) → (value, version, expires at in Unix seconds): dedupe records.
 const OPS: TableDefinition<(&str, &str), (i64, u64, u64)> = TableDefinition::new("ops");
+/// Version 2: counter name → its meta as JSON (settings, key hashes, revision). A counter
+/// with a row here is owned.
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+/// Version 2: (counter name, version) → (time in Unix milliseconds, kind, delta, value,
+/// op_id, label): the history, one row per change ('' for no op_id or label).
+const HISTORY: TableDefinition<(&str, u64), HistoryRow> = TableDefinition::new("history");
+
+/// A history row: (time in Unix milliseconds, kind, delta, value, op_id, label).
+type HistoryRow = (u64, &'static str, i64, i64, &'static str, &'static str);
+/// Version 2: (counter name, op_id) → (delta, undone, expires at in Unix seconds): the
+/// increments and decrements an undo may name, kept as long as their dedupe records.
+const UNDO: TableDefinition<(&str, &str), (i64, bool, u64)> = TableDefinition::new("undo");
 
 /// The file under the data folder.
 const FILE_NAME: &str = "counters.redb";
@@ -77,10 +90,12 @@ struct Inner {
 impl EmbeddedStore {
     /// Opens (or creates) the store in `dir` and starts its writer. `timeout` bounds every
     /// call; `commits` counts the write transactions committed (each one fsync).
+    /// `history_limit` is the history rows kept per counter.
     pub fn open(
         dir: &Path,
         op_ttl: Duration,
         timeout: Duration,
+        history_limit: u64,
         commits: Counter,
     ) -> Result<Self, OpenError> {
         let file = dir.join(FILE_NAME);
@@ -94,7 +109,7 @@ impl EmbeddedStore {
             Err(DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::InUse(file)),
             Err(err) => return Err(failed(&file, err.into())),
         };
-        Self::start(db, op_ttl, timeout, commits).map_err(|err| match err {
+        Self::start(db, op_ttl, timeout, history_limit, commits).map_err(|err| match err {
             StartFailure::Database(source) => OpenError::Database { path: file, source },
             StartFailure::Writer(err) => OpenError::Writer(err),
         })
@@ -105,16 +120,20 @@ impl EmbeddedStore {
         db: Database,
         op_ttl: Duration,
         timeout: Duration,
+        history_limit: u64,
         commits: Counter,
     ) -> Result<Self, StartFailure> {
-        // Create both tables up front so readers never meet a missing table.
+        // Create every table up front so readers never meet a missing table.
         let txn = db.begin_write().map_err(redb::Error::from)?;
         txn.open_table(COUNTERS).map_err(redb::Error::from)?;
         txn.open_table(OPS).map_err(redb::Error::from)?;
+        txn.open_table(META).map_err(redb::Error::from)?;
+        txn.open_table(HISTORY).map_err(redb::Error::from)?;
+        txn.open_table(UNDO).map_err(redb::Error::from)?;
         txn.commit().map_err(redb::Error::from)?;
         let db = Arc::new(db);
-        let (writer, thread) =
-            writer::start(db.clone(), op_ttl, commits).map_err(StartFailure::Writer)?;
+        let (writer, thread) = writer::start(db.clone(), op_ttl, history_limit.max(1), commits)
+            .map_err(StartFailure::Writer)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 writer,
@@ -125,12 +144,30 @@ impl EmbeddedStore {
         })
     }
 
-    /// Applies a change once per `op_id`; answered once it is on disk.
-    pub async fn apply(&self, name: &CounterName, change: &Change) -> Result<Applied, StoreError> {
+    /// Applies a write once per `op_id`, if the credential may make it; answered once it
+    /// is on disk.
+    pub async fn apply(
+        &self,
+        name: &CounterName,
+        write: &Write,
+        credential: &Credential,
+    ) -> Result<Applied, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = Job::Change {
             name: name.clone(),
-            change: change.clone(),
+            write: write.clone(),
+            credential: *credential,
+            reply,
+        };
+        within(self.inner.timeout, STORE, self.through_writer(job, answer)).await
+    }
+
+    /// Runs one change of an owned counter's meta in the writer; answered once on disk.
+    async fn meta_job(&self, name: &CounterName, job: MetaJob) -> Result<u64, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Meta {
+            name: name.clone(),
+            job,
             reply,
         };
         within(self.inner.timeout, STORE, self.through_writer(job, answer)).await
@@ -209,6 +246,7 @@ impl EmbeddedStore {
                 let txn = db.begin_write().map_err(fault)?;
                 {
                     let mut ops = txn.open_table(OPS).map_err(fault)?;
+                    let mut undo = txn.open_table(UNDO).map_err(fault)?;
                     for (name, op_id) in &expired {
                         let key = (name.as_str(), op_id.as_str());
                         // Read again under the write lock: an op retried after its record
@@ -219,6 +257,8 @@ impl EmbeddedStore {
                             .is_some_and(|record| record.value().2 <= now);
                         if still_expired {
                             ops.remove(key).map_err(fault)?;
+                            // What an undo may name lives as long as the dedupe record.
+                            undo.remove(key).map_err(fault)?;
                             removed += 1;
                         }
                     }
@@ -260,6 +300,13 @@ async fn run_blocking<T: Send + 'static>(
 /// A disk or database fault: the change was not made, so the client may retry.
 fn fault(err: impl Into<redb::Error>) -> StoreError {
     StoreError::Unavailable(err.into().to_string())
+}
+
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
 }
 
 fn unix_seconds() -> u64 {

@@ -26,10 +26,12 @@ async fn serve(config: Config, store: EmbeddedStore, shutdown: &CancellationToke
         store: Arc::new(Store::Embedded(store)),
         hub: Hub::new(true, metrics.fanout_latency.clone()),
         metrics,
+        open: Arc::new(crate::access::OpenCounters::All),
+        max_counters: config.max_counters,
     };
     let public_hosts = Arc::new(PublicHosts::from_config(&config.public_hosts).unwrap());
     let serving = Arc::new(Serving::new(shutdown.clone()));
-    let state = AppState::new(config, counters, serving, public_hosts);
+    let state = AppState::new(config, counters, serving, public_hosts).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let service = crate::app::app(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -54,6 +56,7 @@ async fn a_stuck_writer_answers_503_unavailable_and_readiness_says_so() {
         &config.data_dir,
         config.op_ttl(),
         config.store_timeout(),
+        config.history_limit,
         Counter::default(),
     )
     .unwrap();

@@ -17,22 +17,29 @@ use super::*;
 /// Long enough never to fire in a test that does not want it to.
 const PATIENT: Duration = Duration::from_secs(30);
 
-fn change(by: i64, op_id: Option<&str>) -> Change {
+/// What a change on an open counter presents.
+const OPEN: Credential = Credential {
+    open: true,
+    key: None,
+};
+
+fn change(by: i64, op_id: Option<&str>) -> Write {
     let request = ChangeRequest {
         by: Some(by.abs()),
         op_id: op_id.map(str::to_owned),
+        label: None,
     };
     let direction = if by < 0 {
         Direction::Decrement
     } else {
         Direction::Increment
     };
-    request.validate(direction).unwrap()
+    Write::Change(request.validate(direction).unwrap())
 }
 
 fn open(dir: &Path, op_ttl: Duration, timeout: Duration) -> (EmbeddedStore, Counter) {
     let commits = Counter::default();
-    let store = EmbeddedStore::open(dir, op_ttl, timeout, commits.clone()).unwrap();
+    let store = EmbeddedStore::open(dir, op_ttl, timeout, 100_000, commits.clone()).unwrap();
     (store, commits)
 }
 
@@ -65,11 +72,11 @@ async fn stall_writer(store: &EmbeddedStore) -> (redb::WriteTransaction, JoinHan
 async fn enqueue(
     store: &EmbeddedStore,
     name: &str,
-    change: Change,
+    change: Write,
 ) -> JoinHandle<Result<Applied, StoreError>> {
     let before = queued(store);
     let (task_store, name) = (store.clone(), name.parse::<CounterName>().unwrap());
-    let task = tokio::spawn(async move { task_store.apply(&name, &change).await });
+    let task = tokio::spawn(async move { task_store.apply(&name, &change, &OPEN).await });
     until("the change is queued", || queued(store) == before + 1).await;
     task
 }
@@ -89,11 +96,11 @@ async fn applies_dedupes_and_survives_reopening() {
     let name = CounterName::global();
     {
         let (store, _) = open(dir.path(), Duration::from_secs(60), PATIENT);
-        let first = store.apply(&name, &change(5, Some("a"))).await;
+        let first = store.apply(&name, &change(5, Some("a")), &OPEN).await;
         assert_eq!(state_of(first), (5, 1, false));
-        let again = store.apply(&name, &change(5, Some("a"))).await;
+        let again = store.apply(&name, &change(5, Some("a")), &OPEN).await;
         assert_eq!(state_of(again), (5, 1, true));
-        store.apply(&name, &change(-2, None)).await.unwrap();
+        store.apply(&name, &change(-2, None), &OPEN).await.unwrap();
     }
     // The first store is gone, its writer stopped and the file's lock released.
     let (store, _) = open(dir.path(), Duration::from_secs(60), PATIENT);
@@ -110,7 +117,7 @@ async fn expired_records_are_purged_in_batches() {
     let name = CounterName::global();
     for k in 0..3 {
         store
-            .apply(&name, &change(1, Some(&format!("p{k}"))))
+            .apply(&name, &change(1, Some(&format!("p{k}"))), &OPEN)
             .await
             .unwrap();
     }
@@ -126,17 +133,17 @@ async fn overflow_is_refused_and_changes_nothing() {
     let (store, _) = open(dir.path(), Duration::from_secs(60), PATIENT);
     let name = CounterName::global();
     set(&store, name.as_str(), (i64::MAX - 1, 7));
-    let first = store.apply(&name, &change(1, None)).await;
+    let first = store.apply(&name, &change(1, None), &OPEN).await;
     assert_eq!(state_of(first).0, i64::MAX);
     assert!(matches!(
-        store.apply(&name, &change(1, Some("too-far"))).await,
+        store.apply(&name, &change(1, Some("too-far")), &OPEN).await,
         Err(StoreError::Overflow)
     ));
     let state = store.get(&name).await.unwrap();
     assert_eq!((state.value, state.version), (i64::MAX, 8));
     // The refused op left no record: once the value allows it, it applies.
-    store.apply(&name, &change(-5, None)).await.unwrap();
-    let later = store.apply(&name, &change(1, Some("too-far"))).await;
+    store.apply(&name, &change(-5, None), &OPEN).await.unwrap();
+    let later = store.apply(&name, &change(1, Some("too-far")), &OPEN).await;
     assert!(!state_of(later).2);
 }
 
@@ -176,7 +183,7 @@ async fn changes_queued_together_share_one_commit_and_dedupe_within_it() {
 
     // A retry in a later batch is answered from the record; it commits nothing.
     let retry = store
-        .apply(&CounterName::global(), &change(2, Some("b")))
+        .apply(&CounterName::global(), &change(2, Some("b")), &OPEN)
         .await;
     assert_eq!(state_of(retry), (3, 2, true));
     assert_eq!(commits.get(), committed + 1);
@@ -194,7 +201,7 @@ async fn a_call_that_cannot_finish_in_time_is_unavailable_and_not_applied_later(
     );
     let name = CounterName::global();
     let held = store.inner.db.begin_write().unwrap();
-    let late = store.apply(&name, &change(1, Some("late"))).await;
+    let late = store.apply(&name, &change(1, Some("late")), &OPEN).await;
     assert!(matches!(late, Err(StoreError::Unavailable(_))), "{late:?}");
     let ready = store.ready().await;
     assert!(
@@ -208,7 +215,7 @@ async fn a_call_that_cannot_finish_in_time_is_unavailable_and_not_applied_later(
     store.ready().await.unwrap();
     let state = store.get(&name).await.unwrap();
     assert_eq!(state.version, 0, "the abandoned change was not applied");
-    let retried = store.apply(&name, &change(1, Some("late"))).await;
+    let retried = store.apply(&name, &change(1, Some("late")), &OPEN).await;
     assert_eq!(state_of(retried), (1, 1, false));
 }
 
@@ -272,11 +279,13 @@ async fn a_batch_that_cannot_be_committed_fails_every_change_in_it() {
         let db = Database::builder().create_with_backend(disk).unwrap();
         let commits = Counter::default();
         let timeout = PATIENT;
-        let Ok(store) = EmbeddedStore::start(db, Duration::from_secs(60), timeout, commits) else {
+        let Ok(store) =
+            EmbeddedStore::start(db, Duration::from_secs(60), timeout, 100_000, commits)
+        else {
             panic!("the store starts");
         };
         store
-            .apply(&name, &change(1, Some("before")))
+            .apply(&name, &change(1, Some("before")), &OPEN)
             .await
             .unwrap();
 
@@ -306,6 +315,6 @@ async fn a_batch_that_cannot_be_committed_fails_every_change_in_it() {
     let (store, _) = open(dir.path(), Duration::from_secs(60), PATIENT);
     let state = store.get(&name).await.unwrap();
     assert_eq!((state.value, state.version), (1, 1));
-    let retried = store.apply(&name, &change(1, Some("a"))).await;
+    let retried = store.apply(&name, &change(1, Some("a")), &OPEN).await;
     assert_eq!(state_of(retried), (2, 2, false));
 }

@@ -13,12 +13,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
-use redb::{Database, ReadableTable, Table, WriteTransaction};
-use shared::{Change, CounterName, CounterState};
+use redb::{Database, WriteTransaction};
+use shared::CounterName;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{COUNTERS, OPS, fault, unix_seconds};
-use crate::store::{Applied, StoreError};
+use super::owned::{Tables, apply, change_meta};
+use super::{fault, unix_seconds};
+use crate::access::{KeyHash, Owned};
+use crate::store::{Applied, Credential, MetaUpdate, StoreError, Write};
 
 /// Changes that may wait for the writer; past this, a caller waits for room, within the
 /// store's timeout like any other wait.
@@ -29,14 +31,24 @@ const MAX_BATCH: usize = 1024;
 
 /// What the writer is asked to do.
 pub enum Job {
-    /// Apply a change once per `op_id`; answered after the commit that holds it.
+    /// Apply a write once per `op_id`, if the credential may; answered after the commit
+    /// that holds it.
     Change {
         /// The counter it changes.
         name: CounterName,
-        /// By how much, and under which `op_id`.
-        change: Change,
+        /// What it does, and under which `op_id`.
+        write: Write,
+        /// Whether the name is open, and the key presented.
+        credential: Credential,
         /// Where its outcome goes; closed when the caller stopped waiting.
         reply: oneshot::Sender<Result<Applied, StoreError>>,
+    },
+    /// Version 2: create, update or delete an owned counter's meta; answered after the
+    /// commit with the meta's new revision.
+    Meta {
+        name: CounterName,
+        job: MetaJob,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
     },
     /// Readiness: answered once the writer has taken the write lock for the batch this probe
     /// is in and finished that batch, so a stuck or failed writer cannot look ready.
@@ -46,9 +58,36 @@ pub enum Job {
     },
 }
 
-/// A change's outcome, held until its batch's commit is known; `None` for a probe and for a
-/// change whose caller stopped waiting.
-type Outcome = Option<Result<Applied, StoreError>>;
+/// A change of an owned counter's meta.
+pub enum MetaJob {
+    /// Creates the counter unless its name is in use or `max` owned counters exist.
+    Create { owned: Owned, max: u64 },
+    /// The owner's update, if the meta is still at revision `read`.
+    Update {
+        key: KeyHash,
+        read: u64,
+        update: MetaUpdate,
+    },
+    /// The owner deletes the counter, its meta and its history.
+    Delete { key: KeyHash },
+}
+
+/// A job's outcome, held until its batch's commit is known; `None` for a probe and for a
+/// job whose caller stopped waiting.
+pub enum Outcome {
+    None,
+    Applied(Result<Applied, StoreError>),
+    Meta(Result<u64, StoreError>),
+}
+
+/// What the writer keeps for every batch.
+#[derive(Clone, Copy)]
+struct Limits {
+    /// How long a dedupe record lives.
+    op_ttl: Duration,
+    /// History rows kept per counter.
+    history_limit: u64,
+}
 
 /// The writer thread. Dropping this waits for it to end, which it does once every sender of
 /// its queue is gone, after answering the batch it is on: then the database file is closed
@@ -67,16 +106,21 @@ impl Drop for WriterThread {
 pub fn start(
     db: Arc<Database>,
     op_ttl: Duration,
+    history_limit: u64,
     commits: Counter,
 ) -> std::io::Result<(mpsc::Sender<Job>, WriterThread)> {
     let (sender, queue) = mpsc::channel(QUEUE);
+    let limits = Limits {
+        op_ttl,
+        history_limit,
+    };
     let thread = std::thread::Builder::new()
         .name("embedded-writer".into())
-        .spawn(move || run(&db, queue, op_ttl, &commits))?;
+        .spawn(move || run(&db, queue, limits, &commits))?;
     Ok((sender, WriterThread(Some(thread))))
 }
 
-fn run(db: &Database, mut queue: mpsc::Receiver<Job>, op_ttl: Duration, commits: &Counter) {
+fn run(db: &Database, mut queue: mpsc::Receiver<Job>, limits: Limits, commits: &Counter) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
@@ -89,7 +133,7 @@ fn run(db: &Database, mut queue: mpsc::Receiver<Job>, op_ttl: Duration, commits:
                 Err(_) => break,
             }
         }
-        match txn.and_then(|txn| write(txn, &batch, op_ttl, commits)) {
+        match txn.and_then(|txn| write(txn, &batch, limits, commits)) {
             Ok(outcomes) => {
                 for (job, outcome) in batch.drain(..).zip(outcomes) {
                     job.answer(outcome);
@@ -110,36 +154,52 @@ fn run(db: &Database, mut queue: mpsc::Receiver<Job>, op_ttl: Duration, commits:
 }
 
 /// Applies `batch` in order in `txn` and commits it when anything changed. Any fault aborts
-/// the whole transaction; a refused change (overflow) wrote nothing and the rest go on.
+/// the whole transaction; a refused job (overflow, no access, a conflict) wrote nothing and
+/// the rest go on.
 fn write(
     txn: WriteTransaction,
     batch: &[Job],
-    op_ttl: Duration,
+    limits: Limits,
     commits: &Counter,
 ) -> Result<Vec<Outcome>, StoreError> {
     let now = unix_seconds();
-    let expires = now + op_ttl.as_secs();
+    let now_ms = super::unix_millis();
+    let expires = now + limits.op_ttl.as_secs();
     let mut changed = false;
     let mut outcomes = Vec::with_capacity(batch.len());
     {
-        let mut counters = txn.open_table(COUNTERS).map_err(fault)?;
-        let mut ops = txn.open_table(OPS).map_err(fault)?;
+        let mut tables = Tables::open(&txn)?;
         for job in batch {
             let outcome = match job {
                 // Its caller gave up waiting and was answered `unavailable`: applying it now
                 // would make a change nobody was told of.
-                Job::Change { reply, .. } if reply.is_closed() => None,
-                Job::Change { name, change, .. } => {
-                    match apply(&mut counters, &mut ops, name, change, now, expires) {
+                Job::Change { reply, .. } if reply.is_closed() => Outcome::None,
+                Job::Meta { reply, .. } if reply.is_closed() => Outcome::None,
+                Job::Change {
+                    name,
+                    write,
+                    credential,
+                    ..
+                } => {
+                    let at = (now, now_ms, expires, limits.history_limit);
+                    match apply(&mut tables, name, write, credential, at) {
                         Ok(applied) => {
                             changed |= !applied.duplicate;
-                            Some(Ok(applied))
+                            Outcome::Applied(Ok(applied))
                         }
-                        Err(StoreError::Overflow) => Some(Err(StoreError::Overflow)),
-                        Err(err) => return Err(err),
+                        Err(err @ StoreError::Unavailable(_)) => return Err(err),
+                        Err(refused) => Outcome::Applied(Err(refused)),
                     }
                 }
-                Job::Probe { .. } => None,
+                Job::Meta { name, job, .. } => match change_meta(&mut tables, name, job) {
+                    Ok(rev) => {
+                        changed = true;
+                        Outcome::Meta(Ok(rev))
+                    }
+                    Err(err @ StoreError::Unavailable(_)) => return Err(err),
+                    Err(refused) => Outcome::Meta(Err(refused)),
+                },
+                Job::Probe { .. } => Outcome::None,
             };
             outcomes.push(outcome);
         }
@@ -156,69 +216,20 @@ fn write(
     Ok(outcomes)
 }
 
-/// One change in the batch's transaction: the dedupe check, the new value and version, and
-/// the dedupe record, all or nothing.
-fn apply(
-    counters: &mut Table<'_, &'static str, (i64, u64)>,
-    ops: &mut Table<'_, (&'static str, &'static str), (i64, u64, u64)>,
-    name: &CounterName,
-    change: &Change,
-    now: u64,
-    expires: u64,
-) -> Result<Applied, StoreError> {
-    let op_key = change.op_id.as_ref().map(|id| (name.as_str(), id.as_str()));
-    if let Some(key) = op_key
-        && let Some(record) = ops.get(key).map_err(fault)?
-    {
-        let (value, version, record_expires) = record.value();
-        if record_expires > now {
-            let state = CounterState {
-                name: name.clone(),
-                value,
-                version,
-            };
-            return Ok(Applied {
-                state,
-                duplicate: true,
-            });
-        }
-    }
-    let (value, version) = counters
-        .get(name.as_str())
-        .map_err(fault)?
-        .map(|record| record.value())
-        .unwrap_or((0, 0));
-    let value = value
-        .checked_add(change.delta())
-        .ok_or(StoreError::Overflow)?;
-    let version = version + 1;
-    counters
-        .insert(name.as_str(), (value, version))
-        .map_err(fault)?;
-    if let Some(key) = op_key {
-        ops.insert(key, (value, version, expires)).map_err(fault)?;
-    }
-    Ok(Applied {
-        state: CounterState {
-            name: name.clone(),
-            value,
-            version,
-        },
-        duplicate: false,
-    })
-}
-
 impl Job {
     /// Hands the outcome to whoever waits for it.
     fn answer(self, outcome: Outcome) {
         match (self, outcome) {
-            (Job::Change { reply, .. }, Some(result)) => {
+            (Job::Change { reply, .. }, Outcome::Applied(result)) => {
                 let _ = reply.send(result);
             }
-            (Job::Change { .. }, None) => {}
+            (Job::Meta { reply, .. }, Outcome::Meta(result)) => {
+                let _ = reply.send(result);
+            }
             (Job::Probe { reply }, _) => {
                 let _ = reply.send(Ok(()));
             }
+            _ => {}
         }
     }
 
@@ -227,6 +238,9 @@ impl Job {
         let err = || StoreError::Unavailable(format!("the batch this was in failed: {detail}"));
         match self {
             Job::Change { reply, .. } => {
+                let _ = reply.send(Err(err()));
+            }
+            Job::Meta { reply, .. } => {
                 let _ = reply.send(Err(err()));
             }
             Job::Probe { reply } => {

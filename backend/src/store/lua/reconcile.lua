@@ -6,13 +6,17 @@
 -- lower version (Redis lost its data). The version is then moved past the known one and the
 -- state published, so clients, who only accept newer versions, take the store's value.
 --
--- KEYS[1] value key, KEYS[2] version key
+-- KEYS[1] value key, KEYS[2] version key, KEYS[3] meta hash
 -- ARGV[1] known value ('' when this replica knows none), ARGV[2] known version,
--- ARGV[3] channel, ARGV[4] name
--- Returns {'ok', value, version}, {'damaged', key, why}, or Redis's error when it refuses a
--- repair. `publish_state` is defined in publish_state.lua and the readers in stored.lua,
+-- ARGV[3] channel, ARGV[4] name, ARGV[5] '1' when this replica knows the counter as owned
+-- Returns {'ok', value, version}, {'gone'} (an owned counter that was deleted: nothing is
+-- repaired, which would bring a deleted counter's keys back), {'damaged', key, why}, or
+-- Redis's error when it refuses a repair. `publish_state` is defined in publish_state.lua and the readers in stored.lua,
 -- both loaded before this.
 
+if ARGV[5] == '1' and redis.call('EXISTS', KEYS[3]) == 0 then
+  return {'gone'}
+end
 local value, failed = read_value(KEYS[1])
 if failed then
   return failed

@@ -77,3 +77,94 @@ local function read_version(key)
   return version
 end
 
+
+-- Version 2. A dedupe record: 'value:version' (version 1), or 'value:version:delta:flag'
+-- where flag says whether the change can be undone: 'c' (an increment or decrement), 'u'
+-- (undone already), 'x' (a set or an undo, which are not undone). Returns the record's
+-- parts, nil when the key is missing, or nil and the reply to return instead.
+local function read_op_record(key)
+  local record, failed = get(key, nil)
+  if failed then
+    return nil, failed
+  end
+  if not record then
+    return nil
+  end
+  local value, version, rest = string.match(record, '^([^:]*):([^:]*)(.*)$')
+  local delta, flag = '', ''
+  if rest and rest ~= '' then
+    delta, flag = string.match(rest, '^:(%-?[1-9]%d*):([cux])$')
+  end
+  if not (value and is_value(value) and is_version(version) and delta) then
+    return nil, damaged(key, 'is not a value:version record')
+  end
+  return {value = value, version = version, delta = delta, flag = flag}
+end
+
+-- The role a key hash gives on a counter, from its meta hash: 'owner', 'staff', 'viewer',
+-- or 'none' when there is no meta hash (the counter is not owned). Or nil and the reply to
+-- return instead. Comparing hashes of random keys leaks nothing a timing could use.
+local function read_role(meta_key, key_hash)
+  local kind = redis.call('TYPE', meta_key)['ok']
+  if kind == 'none' then
+    return 'none'
+  end
+  if kind ~= 'hash' then
+    return nil, damaged(meta_key, 'holds another type than a hash')
+  end
+  local hashes = redis.call('HMGET', meta_key, 'owner', 'staff')
+  if key_hash ~= '' and hashes[1] == key_hash then
+    return 'owner'
+  end
+  if key_hash ~= '' and hashes[2] == key_hash then
+    return 'staff'
+  end
+  return 'viewer'
+end
+
+-- The refusal of an operation that needs role `need` ('staff' or 'owner') with this key,
+-- or nil when it may go ahead. `open` is '1' when the name is open by configuration: then
+-- a counter without an owner takes changes from anyone, and has no owner to do the rest.
+local function refusal(meta_key, key_hash, open, need)
+  local role, failed = read_role(meta_key, key_hash)
+  if failed then
+    return failed
+  end
+  if role == 'none' then
+    if open ~= '1' then
+      return {'not_found'}
+    end
+    if need == 'owner' then
+      return {'forbidden'}
+    end
+    return nil
+  end
+  if role == 'viewer' then
+    return {'unauthorized'}
+  end
+  if role == 'staff' and need == 'owner' then
+    return {'forbidden'}
+  end
+  return nil
+end
+
+-- Damage when `key` exists with another type than `kind` ('stream', 'set'), else nil.
+local function check_type(key, kind)
+  local found = redis.call('TYPE', key)['ok']
+  if found ~= 'none' and found ~= kind then
+    return damaged(key, 'holds another type than a ' .. kind)
+  end
+  return nil
+end
+
+-- A new revision of an owned counter's meta: the server's time in microseconds, above
+-- `previous` ('' or a revision) in any case, so replicas can keep the newest they hear of.
+local function next_rev(previous)
+  local now = redis.call('TIME')
+  local rev = tonumber(now[1]) * 1000000 + tonumber(now[2])
+  local before = tonumber(previous or '') or 0
+  if rev <= before then
+    rev = before + 1
+  end
+  return string.format('%.0f', rev)
+end

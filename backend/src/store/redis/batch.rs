@@ -36,12 +36,16 @@ const PRESENCE_TTL: Duration = Duration::from_secs(10);
 /// One answer per counter, in the order the counters were given.
 pub type PerCounter<T> = Vec<Result<T, StoreError>>;
 
+/// A counter a replica serves: its name, the newest state it knows, and whether it knows
+/// the counter as owned (then a missing meta hash means it was deleted).
+pub type Served = (CounterName, Option<CounterState>, bool);
+
 impl RedisStore {
     /// [`RedisStore::reconcile`] for many counters, each with the newest state this replica
     /// knows of it. `Err` only when Redis could not be reached.
     pub async fn reconcile_many(
         &self,
-        counters: &[(CounterName, Option<CounterState>)],
+        counters: &[Served],
     ) -> Result<PerCounter<CounterState>, StoreError> {
         let mut states = Vec::with_capacity(counters.len());
         for chunk in counters.chunks(CHUNK) {
@@ -50,7 +54,9 @@ impl RedisStore {
                 .iter()
                 .zip(&unchanged)
                 .filter(|(_, same)| !**same)
-                .map(|((name, known), _)| self.reconcile_invocation(name, known.as_ref()))
+                .map(|((name, known, owned), _)| {
+                    self.reconcile_invocation(name, known.as_ref(), *owned)
+                })
                 .collect();
             let mut replies = if calls.is_empty() {
                 Vec::new()
@@ -59,7 +65,7 @@ impl RedisStore {
                     .await?
             }
             .into_iter();
-            for ((name, known), same) in chunk.iter().zip(unchanged) {
+            for ((name, known, _), same) in chunk.iter().zip(unchanged) {
                 states.push(match known {
                     Some(state) if same => Ok(state.clone()),
                     _ => match replies.next() {
@@ -80,23 +86,26 @@ impl RedisStore {
     /// write it. For those the reconcile script would change nothing and answer that state,
     /// so it need not run; everything else (another value, a missing or damaged key, an
     /// unknown state) is left to it, the one judge of what a key holds.
-    async fn unchanged(
-        &self,
-        chunk: &[(CounterName, Option<CounterState>)],
-    ) -> Result<Vec<bool>, StoreError> {
+    async fn unchanged(&self, chunk: &[Served]) -> Result<Vec<bool>, StoreError> {
         let keys = &self.inner.keys;
         let mut pipe = redis::pipe();
-        for (name, _) in chunk.iter().filter(|(_, known)| known.is_some()) {
+        for (name, _, owned) in chunk.iter().filter(|(_, known, _)| known.is_some()) {
             pipe.get(keys.value(name)).get(keys.version(name));
+            // An owned counter is unchanged only while it exists: a deletion whose event
+            // this replica missed is the script's to report.
+            if *owned {
+                pipe.exists(keys.meta(name));
+            }
         }
         let mut replies = self.query(&mut pipe).await?.into_iter();
         Ok(chunk
             .iter()
-            .map(|(_, known)| {
+            .map(|(_, known, owned)| {
                 let Some(state) = known else { return false };
                 let value = holds(replies.next(), &state.value.to_string());
                 let version = holds(replies.next(), &state.version.to_string());
-                value && version
+                let exists = !owned || matches!(replies.next(), Some(Value::Int(1)));
+                value && version && exists
             })
             .collect())
     }

@@ -8,6 +8,7 @@ pub mod acl;
 pub mod cluster;
 pub mod load;
 pub mod nginx;
+pub mod owned;
 pub mod proxy;
 pub mod redis_server;
 pub mod refusal;

@@ -49,6 +49,12 @@ impl Replica {
     async fn spawn(&mut self) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_backend"));
         command.arg("--listen").arg(&self.address).args(&self.args);
+        // Version 2 serves only `global` and created counters by default; the tests of
+        // version 1's behaviour use counters of any name, as version 1 did. The tests of
+        // owned counters pass `--open-counters` themselves.
+        if !self.args.iter().any(|arg| arg == "--open-counters") {
+            command.args(["--open-counters", "*"]);
+        }
         if !self.args.iter().any(|arg| arg == "--static-dir") {
             command
                 .arg("--static-dir")

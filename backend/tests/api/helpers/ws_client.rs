@@ -16,6 +16,7 @@ pub fn change_frame(delta: i64, op_id: &str) -> String {
     let request = ChangeRequest {
         by: Some(delta.abs()),
         op_id: Some(op_id.to_owned()),
+        label: None,
     };
     let frame = if delta >= 0 {
         ClientMessage::Increment(request)
@@ -89,12 +90,15 @@ impl WsClient {
         }
     }
 
-    /// The next reply (`ack` or `error`), skipping the `state` and `presence` frames that
-    /// may arrive at any moment.
+    /// The next reply (`ack` or `error`), skipping the `state`, `presence`, `access` and
+    /// `meta` frames that may arrive at any moment.
     pub async fn next_reply(&mut self) -> ServerMessage {
         loop {
             match self.next().await {
-                ServerMessage::State(_) | ServerMessage::Presence { .. } => continue,
+                ServerMessage::State(_)
+                | ServerMessage::Presence { .. }
+                | ServerMessage::Access { .. }
+                | ServerMessage::Meta(_) => continue,
                 reply => return reply,
             }
         }

@@ -1,0 +1,27 @@
+-- Version 2: deletes an owned counter for its owner: value, version, meta hash (settings
+-- and keys), history and presence, its name from the set of owned counters, and a
+-- `deleted` event for every replica, which closes the counter's sockets (4404). Its dedupe
+-- records are removed after this by a scan (they expire by themselves in any case).
+--
+-- KEYS[1] value, KEYS[2] version, KEYS[3] meta hash, KEYS[4] history stream, KEYS[5]
+-- presence hash, KEYS[6] the set of owned counters
+-- ARGV[1] hash of the key presented, ARGV[2] name, ARGV[3] events channel
+-- Returns {'ok'}, {'not_found'}, {'unauthorized'}, {'forbidden'}, {'damaged', key, why}.
+
+local role, failed = read_role(KEYS[3], ARGV[1])
+if failed then
+  return failed
+end
+if role == 'none' then
+  return {'not_found'}
+end
+if role == 'viewer' then
+  return {'unauthorized'}
+end
+if role ~= 'owner' then
+  return {'forbidden'}
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('SREM', KEYS[6], ARGV[2])
+redis.call('PUBLISH', ARGV[3], 'deleted')
+return {'ok'}
