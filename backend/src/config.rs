@@ -159,10 +159,12 @@ pub struct Config {
     pub open_counters: Vec<String>,
 
     /// Most owned counters the service holds; creating one more is refused with 507
-    /// `limit_reached`. The default bounds what a script that creates counters all day can
-    /// cost: at 30 a minute per address it takes one address over 5 days, and 100,000
-    /// counters with a full history each are still a few GB (README).
-    #[arg(long, env = "MAX_COUNTERS", default_value_t = 100_000)]
+    /// `limit_reached`. It bounds what a script that creates counters costs: an owned
+    /// counter takes about 0.3 KB in Redis, and its history about 60 bytes a change, up to
+    /// --history-limit (6 MB at the default). 10,000 counters are 3 MB empty, and a few GB
+    /// with a few thousand changes each, which a venue's or a school's counters see; full
+    /// histories on all of them (60 GB) call for a lower --history-limit (README).
+    #[arg(long, env = "MAX_COUNTERS", default_value_t = 10_000)]
     pub max_counters: u64,
 
     /// Counters one client address may create per minute (a burst of as many, then that

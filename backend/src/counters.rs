@@ -101,6 +101,14 @@ impl Counters {
         if let Some(standing) = self.hub.standing(name) {
             return Ok(standing);
         }
+        // A name listed as open can never be owned (creating it is refused), so a socket on
+        // `global` costs no read before its upgrade, as in version 1. With `*` a name may
+        // have been created, so it is read.
+        if let OpenCounters::Names(names) = &*self.open
+            && names.contains(name)
+        {
+            return Ok(Standing::Open);
+        }
         self.read_standing(name).await
     }
 

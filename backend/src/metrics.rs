@@ -11,7 +11,7 @@ use shared::ErrorCode;
 
 /// Every code an operation can be refused with. Each has its series from the start, so an
 /// alert on a rate sees 0 rather than no data.
-const REFUSAL_CODES: [ErrorCode; 7] = [
+const REFUSAL_CODES: [ErrorCode; 13] = [
     ErrorCode::BadRequest,
     ErrorCode::InvalidName,
     ErrorCode::Overflow,
@@ -19,6 +19,13 @@ const REFUSAL_CODES: [ErrorCode; 7] = [
     ErrorCode::TooLarge,
     ErrorCode::Unavailable,
     ErrorCode::Internal,
+    // Version 2: changes and owner requests refused for their key or their counter.
+    ErrorCode::Unauthorized,
+    ErrorCode::Forbidden,
+    ErrorCode::NotFound,
+    ErrorCode::NameTaken,
+    ErrorCode::Conflict,
+    ErrorCode::LimitReached,
 ];
 
 /// The labels of a refusal: its error code.

@@ -73,6 +73,7 @@ pub fn increment_frame(op_id: String) -> Result<String> {
         ChangeRequest {
             by: Some(1),
             op_id: Some(op_id),
+            label: None,
         },
     ))?)
 }

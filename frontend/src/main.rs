@@ -38,6 +38,7 @@ mod web;
 use yew::prelude::*;
 
 use components::app_bar::AppBar;
+use components::create::CreateCounter;
 use components::invalid_name::InvalidName;
 use page::counter::CounterPage;
 use page::display::DisplayPage;
@@ -61,6 +62,12 @@ fn app(props: &AppProps) -> Html {
     match Route::from_path(&web::location_path()) {
         Route::Counter(name) => html! { <CounterPage {name} /> },
         Route::Display(name) => html! { <DisplayPage {name} /> },
+        Route::New => html! {
+            <div class="app">
+                <AppBar />
+                <CreateCounter />
+            </div>
+        },
         Route::Invalid(given) => html! {
             <div class="app">
                 <AppBar />
@@ -76,6 +83,7 @@ fn main() {
     web::mark("app-start");
     // Before anything reads the address: a key leaves it, an app start finds its counter.
     start::settle_location();
+    start::watch_fragment();
     web::register_service_worker();
     let Some(root) = shell::app_root() else {
         return;

@@ -11,6 +11,8 @@ pub enum Route {
     Counter(CounterName),
     /// The counter's display: the number as large as the screen allows, no buttons.
     Display(CounterName),
+    /// `/new`: the "New counter" form.
+    New,
     /// A path that names no valid counter; the text is what was given, to quote it back.
     Invalid(String),
 }
@@ -41,6 +43,9 @@ impl Route {
         if trimmed.is_empty() || trimmed == "/index.html" {
             return Self::Counter(CounterName::global());
         }
+        if trimmed == "/new" {
+            return Self::New;
+        }
         if trimmed == "/c" {
             return Self::Invalid(String::new());
         }
@@ -65,7 +70,7 @@ impl Route {
         match self {
             Self::Counter(name) => Some((name, View::Counter)),
             Self::Display(name) => Some((name, View::Display)),
-            Self::Invalid(_) => None,
+            Self::New | Self::Invalid(_) => None,
         }
     }
 }
@@ -139,6 +144,12 @@ mod tests {
             Route::Invalid("x".repeat(65))
         );
         assert_eq!(Route::from_path("/c/"), Route::Invalid(String::new()));
+        assert_eq!(Route::from_path("/new"), Route::New);
+        assert_eq!(
+            Route::from_path("/c/new"),
+            counter("new"),
+            "a counter may be called new"
+        );
         assert_eq!(
             Route::from_path("/elsewhere"),
             Route::Invalid("elsewhere".into())

@@ -83,6 +83,15 @@ pub async fn counter_missing(api_url: &str) -> Option<bool> {
     )
 }
 
+/// Sets one CSS property of the element behind `node`. Through the CSSOM, because the
+/// service's Content-Security-Policy (`style-src 'self'`) refuses `style` attributes.
+pub fn set_style(node: &yew::NodeRef, property: &str, value: &str) {
+    if let Some(element) = node.cast::<web_sys::HtmlElement>() {
+        // Fails only for a read-only declaration, which an element's own never is.
+        let _ = element.style().set_property(property, value);
+    }
+}
+
 /// The page's full URL, to share.
 pub fn location_href() -> String {
     web_sys::window()
@@ -96,6 +105,13 @@ pub fn navigate_to(path: &str) {
         // Navigation only fails for malformed URLs; the paths given here are built from valid
         // counter names.
         let _ = window.location().set_href(path);
+    }
+}
+
+/// Loads the page again.
+pub fn reload() {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().reload();
     }
 }
 

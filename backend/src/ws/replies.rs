@@ -146,6 +146,13 @@ impl<'a> Replies<'a> {
     fn auth(&mut self, key: &str, standing: Option<&Standing>) {
         self.key = (!key.is_empty()).then(|| KeyHash::of(key));
         self.role = standing.map_or(Role::Viewer, |standing| standing.role(self.key.as_ref()));
+        // A key this replica does not know may be one just made by a rotation on another
+        // replica, whose event has not arrived: the meta is read again, and if the key is
+        // good the socket is sent a new `access` frame then.
+        if self.key.is_some() && self.role == Role::Viewer {
+            let (counters, name) = (self.counters.clone(), self.name.clone());
+            tokio::spawn(async move { counters.refresh(&name).await });
+        }
         let frame = ServerMessage::Access { role: self.role }.to_json();
         self.in_flight
             .push_back(futures_util::future::ready(frame).boxed());

@@ -120,7 +120,19 @@ where
             .as_ref()
             .map(|frame| frame.meta.clone())
             .unwrap_or_default();
-        (standing_of(&frame).unwrap_or(standing), meta)
+        let gone = matches!(frame.as_ref().map(|f| &f.access), Some(Access::Gone { .. }));
+        let standing = (!gone).then(|| standing_of(&frame).unwrap_or(standing));
+        (standing, meta)
+    };
+    // Deleted between the upgrade and now.
+    let Some(standing) = standing else {
+        let _ = send(
+            &mut socket,
+            close(DELETED, "this counter was deleted"),
+            timing,
+        )
+        .await;
+        return;
     };
     let mut replies = Replies::new(&app.counters, &name, &app.config, &standing);
     if meta_sent.is_empty() {

@@ -1,7 +1,8 @@
 //! The UI in a real headless Chromium (Debian's `chromium` driven through its
 //! `chromedriver`): presses on one replica's page show on another's, the keyboard works,
 //! named counters are their own; the submodules cover the first screen, reconnecting, the
-//! offline app, a press Redis refuses, the work that follows the number and the screenshots.
+//! offline app, a press Redis refuses, the work that follows the number, the screenshots, and
+//! (version 2) the roles, links and display page of owned counters.
 //!
 //! DevTools commands (installability, colour-scheme emulation, viewport sizes) go through
 //! chromedriver's `goog/cdp/execute` endpoint. Browser tests take [`BROWSERS`] so that only
@@ -14,6 +15,7 @@ mod offline;
 mod owner;
 mod reconnect;
 mod refused;
+mod roles;
 mod screenshots;
 
 use std::process::Stdio;

@@ -166,3 +166,36 @@ mod on_embedded {
         super::the_listed_names_are_open_and_no_others(cluster).await;
     }
 }
+
+/// With `*` every name is open, as in version 1, but a name nobody has used can still be
+/// created as an owned counter; sockets already watching it learn at once that they are
+/// viewers now, on every replica. A used name is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_name_open_an_unused_name_can_still_be_owned() {
+    let redis = crate::helpers::RedisServer::start().await;
+    let cluster = Cluster::redis_on(redis, 2, &["--open-counters", "*"]).await;
+    let (a, b) = (&cluster.replicas[0], &cluster.replicas[1]);
+    let mut watchers = vec![
+        Socket::open(&a.ws_url("party")).await,
+        Socket::open(&b.ws_url("party")).await,
+    ];
+    assert_eq!(watchers[0].role, Role::Staff);
+    let created = owned::create(b, json!({"name": "party", "title": "Party"})).await;
+    for watcher in &mut watchers {
+        assert_eq!(watcher.next_access().await, Role::Viewer);
+        assert_eq!(watcher.next_meta().await.title.as_deref(), Some("Party"));
+    }
+    let reply = watchers[0].client.change(1, "p-1").await;
+    assert_eq!(owned::code_of(&reply), ErrorCode::Forbidden);
+    assert_eq!(watchers[1].auth(&created.staff_key).await, Role::Staff);
+    owned::change(a, "used", 1, None).await;
+    let taken = request(
+        a,
+        "POST",
+        "/api/counters",
+        None,
+        Some(json!({"name": "used"})),
+    )
+    .await;
+    refused(&taken, 409, "name_taken");
+}

@@ -301,3 +301,104 @@ on_both_stores!(
         "127.0.0.1"
     ]),
 );
+
+/// REST changes are rate-limited per client address like a socket's changes; a refused
+/// change changes nothing.
+async fn rest_changes_are_rate_limited_per_address(cluster: Cluster) {
+    let replica = &cluster.replicas[0];
+    for _ in 0..3 {
+        assert_eq!(owned::change(replica, "global", 1, None).await.status, 200);
+    }
+    refused(
+        &owned::change(replica, "global", 1, None).await,
+        429,
+        "rate_limited",
+    );
+    assert_eq!(cluster.stored_value("global").await, 3);
+}
+
+mod rate_limits {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rest_changes_are_rate_limited_per_address_on_redis() {
+        let flags = ["--max-ops-per-second", "1", "--max-ops-burst", "3"];
+        super::rest_changes_are_rate_limited_per_address(
+            crate::helpers::owned::redis(1, &flags).await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rest_changes_are_rate_limited_per_address_on_embedded() {
+        let flags = ["--max-ops-per-second", "1", "--max-ops-burst", "3"];
+        super::rest_changes_are_rate_limited_per_address(
+            crate::helpers::owned::embedded(&flags).await,
+        )
+        .await;
+    }
+}
+
+/// Keys travel in headers and frames, never in a request line, and no replica logs them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_never_reach_a_log() {
+    let cluster = crate::helpers::owned::redis(2, &[]).await;
+    let (a, b) = (&cluster.replicas[0], &cluster.replicas[1]);
+    let keys = create(a, json!({"name": "secret"})).await;
+    let mut socket = Socket::with_key(&b.ws_url("secret"), &keys.staff_key).await;
+    socket.client.change(1, "k-1").await;
+    owned::change(a, "secret", 1, Some(&keys.owner_key)).await;
+    let rotated = request(
+        b,
+        "POST",
+        "/api/counters/secret/keys/staff",
+        Some(&keys.owner_key),
+        None,
+    )
+    .await;
+    let new_key = rotated.body["key"].as_str().unwrap().to_owned();
+    request(
+        a,
+        "GET",
+        "/api/counters/secret/history",
+        Some(&keys.owner_key),
+        None,
+    )
+    .await;
+    for replica in &cluster.replicas {
+        let logs = replica.logs();
+        assert!(
+            logs.contains("secret"),
+            "the logs say what happened to the counter"
+        );
+        for key in [&keys.owner_key, &keys.staff_key, &new_key] {
+            assert!(!logs.contains(key.as_str()), "a key in the logs:\n{logs}");
+        }
+    }
+}
+
+/// Refusals of version 2 are counted by code, like version 1's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_counted_by_code() {
+    let cluster = crate::helpers::owned::redis(1, &[]).await;
+    let replica = &cluster.replicas[0];
+    create(replica, json!({"name": "metered"})).await;
+    owned::change(replica, "metered", 1, None).await;
+    let mut viewer = Socket::open(&replica.ws_url("metered")).await;
+    viewer.client.change(1, "m-1").await;
+    request(
+        replica,
+        "POST",
+        "/api/counters",
+        None,
+        Some(json!({"name": "metered"})),
+    )
+    .await;
+    for (code, at_least) in [
+        ("unauthorized", 1.0),
+        ("forbidden", 1.0),
+        ("name_taken", 1.0),
+    ] {
+        let series = format!("counter_ops_refused_total{{code=\"{code}\"}}");
+        let counted = replica.metric(&series).await.unwrap_or(0.0);
+        assert!(counted >= at_least, "{series} = {counted}");
+    }
+}

@@ -21,6 +21,17 @@ pub struct CapacityStateProps {
 #[function_component]
 pub fn CapacityState(props: &CapacityStateProps) -> Html {
     let state = props.state.as_str();
+    let fill = use_node_ref();
+    // Whole percent steps: the bar's width changes once a percent, not on every press.
+    let percent = props.of.map_or(0, |(value, capacity)| {
+        (value.max(0) as f64 / capacity as f64 * 100.0).clamp(0.0, 100.0) as u32
+    });
+    {
+        let fill = fill.clone();
+        use_effect_with((percent, props.of.is_some()), move |(percent, _)| {
+            crate::web::set_style(&fill, "width", &format!("{percent}%"));
+        });
+    }
     let Some((value, capacity)) = props.of else {
         return html! { <div class="capacity" data-testid="capacity" data-state={state} hidden=true /> };
     };
@@ -30,8 +41,6 @@ pub fn CapacityState(props: &CapacityStateProps) -> Html {
         Capacity::Normal | Capacity::None => "Room",
     };
     let amount = format!("{value} of {capacity}");
-    // Whole percent steps: the bar's style changes once a percent, not on every press.
-    let percent = (value.max(0) as f64 / capacity as f64 * 100.0).clamp(0.0, 100.0) as u32;
     html! {
         <div class={classes!("capacity", props.bar.then_some("capacity-bar"))}
             data-testid="capacity" data-state={state} role="status">
@@ -39,7 +48,7 @@ pub fn CapacityState(props: &CapacityStateProps) -> Html {
             <span class="capacity-amount">{ amount }</span>
             if props.bar {
                 <span class="bar-track" aria-hidden="true">
-                    <span class="bar-fill" style={format!("width: {percent}%")} />
+                    <span class="bar-fill" ref={fill} />
                 </span>
             }
         </div>

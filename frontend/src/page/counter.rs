@@ -22,6 +22,7 @@ use crate::components::gone_notice::GoneNotice;
 use crate::components::label_field::LabelField;
 use crate::components::notice::Notice;
 use crate::components::open_counter::OpenCounter;
+use crate::components::owner::OwnerPanel;
 use crate::components::role_badge::RoleBadge;
 use crate::components::status_badge::StatusBadge;
 use crate::components::undo_button::UndoButton;
@@ -252,6 +253,12 @@ pub fn counter_page(props: &CounterPageProps) -> Html {
     }
     let role = state.role();
     let counts = role >= Role::Staff;
+    // The owner's panel once the server has accepted the owner key on this page.
+    let owner_key = key
+        .as_ref()
+        .as_ref()
+        .filter(|(given, _)| *given == Role::Owner && role == Role::Owner && state.role_known())
+        .map(|(_, key)| key.clone());
     let capacity_of = state
         .meta()
         .capacity
@@ -298,6 +305,9 @@ pub fn counter_page(props: &CounterPageProps) -> Html {
                     </p>
                 } else {
                     <ViewerNotice key_refused={state.key_refused()} />
+                }
+                if let Some(owner_key) = owner_key {
+                    <OwnerPanel name={props.name.clone()} {owner_key} />
                 }
             </main>
             <footer class="foot">

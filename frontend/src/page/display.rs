@@ -67,6 +67,22 @@ pub fn display_page(props: &DisplayPageProps) -> Html {
         });
     }
 
+    // As large as the screen allows: the digits fill the width, within most of the height.
+    // Set on the number's box when the number of digits changes, not on every change.
+    let number = use_node_ref();
+    {
+        let number = number.clone();
+        let digits = state
+            .displayed_value()
+            .map_or(1, |value| value.to_string().len())
+            .max(2);
+        use_effect_with((digits, state.gone().is_none()), move |(digits, _)| {
+            // A bold tabular digit is about 0.6 em wide; 0.7 leaves room for wider faces.
+            let width = 92.0 / (0.7 * *digits as f64);
+            web::set_style(&number, "font-size", &format!("min(58vh, {width:.1}vw)"));
+        });
+    }
+
     if let Some(gone) = state.gone() {
         return html! {
             <div class="app">
@@ -82,8 +98,6 @@ pub fn display_page(props: &DisplayPageProps) -> Html {
     let value = state.displayed_value();
     let text = value.map(|value| value.to_string());
     // As large as the screen allows: the digits fill the width, within most of the height.
-    let size = text.as_ref().map_or(1, String::len).max(2) as f64;
-    let font = format!("font-size: min(58vh, {:.1}vw)", 94.0 / (0.62 * size));
     let capacity_of = state
         .meta()
         .capacity
@@ -96,14 +110,14 @@ pub fn display_page(props: &DisplayPageProps) -> Html {
                 <h1 class="display-title" id="counter-name">{ heading }</h1>
                 <StatusBadge status={state.status()} online={None::<u64>} pending={0} />
             </header>
-            <main class="display-main">
+            <main class="display-main" ref={number}>
                 if let Some(text) = text {
-                    <output class="display-count" data-testid="count" style={font}
+                    <output class="display-count" data-testid="count"
                         aria-labelledby="counter-name" aria-live="polite">
                         { text }
                     </output>
                 } else {
-                    <span class="display-count placeholder" style={font}>{ "…" }</span>
+                    <span class="display-count placeholder">{ "…" }</span>
                 }
             </main>
             if let Some(since) = *not_live_since {

@@ -35,8 +35,10 @@ const OPS: TableDefinition<(&str, &str), (i64, u64, u64)> = TableDefinition::new
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 /// Version 2: (counter name, version) → (time in Unix milliseconds, kind, delta, value,
 /// op_id, label): the history, one row per change ('' for no op_id or label).
-const HISTORY: TableDefinition<(&str, u64), (u64, &str, i64, i64, &str, &str)> =
-    TableDefinition::new("history");
+const HISTORY: TableDefinition<(&str, u64), HistoryRow> = TableDefinition::new("history");
+
+/// A history row: (time in Unix milliseconds, kind, delta, value, op_id, label).
+type HistoryRow = (u64, &'static str, i64, i64, &'static str, &'static str);
 /// Version 2: (counter name, op_id) → (delta, undone, expires at in Unix seconds): the
 /// increments and decrements an undo may name, kept as long as their dedupe records.
 const UNDO: TableDefinition<(&str, &str), (i64, bool, u64)> = TableDefinition::new("undo");

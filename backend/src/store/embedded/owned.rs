@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use shared::{ChangeKind, CounterName, CounterState, HistoryEntry, Role, Settings};
 
 use super::writer::MetaJob;
-use super::{COUNTERS, EmbeddedStore, HISTORY, META, OPS, STORE, UNDO, fault, run_blocking};
+use super::{
+    COUNTERS, EmbeddedStore, HISTORY, HistoryRow, META, OPS, STORE, UNDO, fault, run_blocking,
+};
 use crate::access::{KeyHash, Owned};
 use crate::store::history::rfc3339;
 use crate::store::{Applied, Credential, HistoryQuery, MetaUpdate, StoreError, Write, within};
@@ -52,8 +54,7 @@ pub struct Tables<'txn> {
     counters: Table<'txn, &'static str, (i64, u64)>,
     ops: Table<'txn, (&'static str, &'static str), (i64, u64, u64)>,
     meta: Table<'txn, &'static str, &'static str>,
-    history:
-        Table<'txn, (&'static str, u64), (u64, &'static str, i64, i64, &'static str, &'static str)>,
+    history: Table<'txn, (&'static str, u64), HistoryRow>,
     undo: Table<'txn, (&'static str, &'static str), (i64, bool, u64)>,
 }
 
@@ -188,7 +189,7 @@ pub fn apply(
     if let Some((key, delta, record_expires)) = undone {
         tables
             .undo
-            .insert(key, (-delta, true, record_expires))
+            .insert(key, (delta, true, record_expires))
             .map_err(fault)?;
     }
     let op_id = write.op_id().map_or("", |id| id.as_str());
@@ -404,13 +405,13 @@ impl EmbeddedStore {
     }
 }
 
-type HistoryRow<'a> = (
+type HistoryGuard<'a> = (
     redb::AccessGuard<'a, (&'static str, u64)>,
-    redb::AccessGuard<'a, (u64, &'static str, i64, i64, &'static str, &'static str)>,
+    redb::AccessGuard<'a, HistoryRow>,
 );
 
 fn collect<'a>(
-    rows: impl Iterator<Item = Result<HistoryRow<'a>, redb::StorageError>>,
+    rows: impl Iterator<Item = Result<HistoryGuard<'a>, redb::StorageError>>,
     limit: usize,
 ) -> Result<Vec<HistoryEntry>, StoreError> {
     let text = |text: &str| (!text.is_empty()).then(|| text.to_owned());

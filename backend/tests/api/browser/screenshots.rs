@@ -8,7 +8,7 @@ use crate::helpers::{Cluster, eventually, workspace_root};
 
 /// What is wrong with the layout at the current size: content wider than the screen, or a
 /// control smaller than a 48 px touch target.
-const LAYOUT_PROBLEMS: &str = "
+pub(super) const LAYOUT_PROBLEMS: &str = "
     const problems = [];
     if (document.documentElement.scrollWidth > window.innerWidth) {
         problems.push(`page is ${document.documentElement.scrollWidth}px wide`);
