@@ -271,6 +271,30 @@ async fn a_counter_created_from_the_form_shows_three_links_with_qr_codes_and_lea
         .expect("open the display link");
     wait_for_count(&staff, 2).await;
 
+    // The form explains what it cannot send, and what the server refuses.
+    page.goto(&cluster.replicas[1].url("/new"))
+        .await
+        .expect("open /new");
+    fill(&page, "new-capacity", "0").await;
+    click(&page, "create").await;
+    let problem = eventually("the form to explain the capacity", || async {
+        text_of(&page, "create-problem")
+            .await
+            .filter(|text| !text.is_empty())
+    })
+    .await;
+    assert!(problem.contains("whole number from 1"), "{problem}");
+    fill(&page, "new-capacity", "").await;
+    fill(&page, "new-name", "door-7").await;
+    click(&page, "create").await;
+    let problem = eventually("the form to say the name is taken", || async {
+        text_of(&page, "create-problem")
+            .await
+            .filter(|text| text.contains("taken"))
+    })
+    .await;
+    assert!(problem.contains("choose another"), "{problem}");
+
     // No key in any request line or Referer of either browser, nor in either replica's log.
     let keys = [links.owner_key().to_owned(), links.staff_key().to_owned()];
     for (browser, rest) in [(&page, true), (&staff, false)] {
