@@ -404,17 +404,22 @@ async fn the_owner_sets_resets_rotates_and_deletes_and_every_page_follows() {
     })
     .await;
     assert_eq!(cluster.stored_value("hall-3").await, 0);
-    // A phone given the new link. (The old page itself, sent to the new link, only changes
-    // its fragment: a same-document navigation, which the app reads on its next start.)
+    // The refused phone is sent the new link and opens it in the same tab; a phone that
+    // never had the old one opens it too.
+    staff
+        .goto(&new_staff)
+        .await
+        .expect("open the new staff link");
+    press(&staff, "increment").await;
+    wait_for_count(&page, 1).await;
     let phone = driver.browser().await;
     phone
         .goto(&new_staff)
         .await
         .expect("open the new staff link");
-    wait_for_count(&phone, 0).await;
     press(&phone, "increment").await;
-    wait_for_count(&page, 1).await;
-    wait_for_count(&staff, 1).await;
+    wait_for_count(&page, 2).await;
+    wait_for_count(&staff, 2).await;
 
     // Delete asks first; then every open page says the counter is gone.
     click_confirmed(&page, "delete").await;
