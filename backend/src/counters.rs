@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::time::Instant;
 
 use shared::{
@@ -16,6 +17,7 @@ use shared::{
 use crate::access::{self, KeyHash, OpenCounters, Owned, Standing};
 use crate::fanout::{Hub, Membership};
 use crate::metrics::Metrics;
+use crate::single_flight::SingleFlight;
 use crate::store::{Credential, HistoryQuery, MetaUpdate, Store, StoreError, Write, not_found};
 
 /// The counters as handlers see them: stored, fanned out, counted; cheap to clone.
@@ -31,6 +33,16 @@ pub struct Counters {
     pub open: Arc<OpenCounters>,
     /// `--max-counters`.
     pub max_counters: u64,
+    /// Reads of a counter that callers at once share.
+    pub reads: Arc<Reads>,
+}
+
+/// The reads that callers at the same moment share (a reconnect storm): a counter's meta,
+/// and its state.
+#[derive(Default)]
+pub struct Reads {
+    owned: SingleFlight<Result<Option<Owned>, ProtocolError>>,
+    state: SingleFlight<Result<CounterState, ProtocolError>>,
 }
 
 /// How often an owner's update is tried again when another update came between its read
@@ -109,21 +121,44 @@ impl Counters {
         {
             return Ok(Standing::Open);
         }
-        self.read_standing(name).await
+        // Sockets opening at once on a counter not served here share one read.
+        let this = self.clone();
+        let read = {
+            let name = name.clone();
+            move || {
+                async move {
+                    this.store
+                        .owned(&name)
+                        .await
+                        .map_err(|err| this.refuse(err))
+                }
+                .boxed()
+            }
+        };
+        self.standing_of(name, self.reads.owned.run(name, read).await?)
     }
 
-    /// [`Counters::standing`] from the store, always: what an owner's request acts on.
-    async fn read_standing(&self, name: &CounterName) -> Result<Standing, ProtocolError> {
-        match self
-            .store
-            .owned(name)
-            .await
-            .map_err(|err| self.refuse(err))?
-        {
+    /// What a name is, given its meta as read.
+    fn standing_of(
+        &self,
+        name: &CounterName,
+        owned: Option<Owned>,
+    ) -> Result<Standing, ProtocolError> {
+        match owned {
             Some(owned) => Ok(Standing::Owned(Arc::new(owned))),
             None if self.open.contains(name) => Ok(Standing::Open),
             None => Err(not_found()),
         }
+    }
+
+    /// [`Counters::standing`] from the store, always: what an owner's request acts on.
+    async fn read_standing(&self, name: &CounterName) -> Result<Standing, ProtocolError> {
+        let owned = self
+            .store
+            .owned(name)
+            .await
+            .map_err(|err| self.refuse(err))?;
+        self.standing_of(name, owned)
     }
 
     /// Reads a served counter's meta again and tells its sockets what changed.
@@ -176,7 +211,12 @@ impl Counters {
         // local apply, and the hub keeps whichever is newer.
         self.hub.offer_standing(name, standing);
         if !membership.has_state() {
-            let state = self.get(name).await?;
+            let this = self.clone();
+            let read = {
+                let name = name.clone();
+                move || async move { this.get(&name).await }.boxed()
+            };
+            let state = self.reads.state.run(name, read).await?;
             self.hub.publish(state);
         }
         Ok(membership)

@@ -33,6 +33,7 @@ pub mod origin;
 pub mod public_hosts;
 pub mod rate_limit;
 pub mod serving;
+pub mod single_flight;
 pub mod state;
 pub mod static_files;
 pub mod store;
@@ -148,6 +149,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
         metrics,
         open,
         max_counters: config.max_counters,
+        reads: Default::default(),
     };
     let state =
         AppState::new(config, counters, serving, public_hosts).map_err(StartError::Config)?;

@@ -12,6 +12,7 @@ mod first_screen;
 mod follow_up;
 mod load_balancer;
 mod offline;
+mod owner;
 mod reconnect;
 mod refused;
 mod roles;
@@ -98,8 +99,14 @@ impl Driver {
 
     /// A new headless Chromium with its own profile.
     async fn browser(&mut self) -> Client {
+        self.browser_with(json!({})).await
+    }
+
+    /// A new headless Chromium with its own profile and `extra` capabilities (e.g. Chromium's
+    /// performance log, which lists every request the page made).
+    async fn browser_with(&mut self, extra: Value) -> Client {
         let profile = tempfile::tempdir().expect("profile dir");
-        let capabilities = json!({
+        let mut capabilities = json!({
             "goog:chromeOptions": {
                 "binary": which("chromium"),
                 "args": [
@@ -117,6 +124,9 @@ impl Driver {
             }
         });
         self.profiles.push(profile);
+        if let (Value::Object(all), Value::Object(extra)) = (&mut capabilities, extra) {
+            all.extend(extra);
+        }
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!()
         };

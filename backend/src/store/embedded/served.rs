@@ -28,6 +28,7 @@ async fn serve(config: Config, store: EmbeddedStore, shutdown: &CancellationToke
         metrics,
         open: Arc::new(crate::access::OpenCounters::All),
         max_counters: config.max_counters,
+        reads: Default::default(),
     };
     let public_hosts = Arc::new(PublicHosts::from_config(&config.public_hosts).unwrap());
     let serving = Arc::new(Serving::new(shutdown.clone()));

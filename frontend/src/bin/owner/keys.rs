@@ -1,7 +1,9 @@
 //! The keys of a counter this device created or manages, in the same `localStorage` entries
 //! as the app's `device.rs` (one per counter and role, `shared-counter:v2:key:{name}:{role}`),
 //! so the counter's page presents the owner key the form kept, and the owner view finds the
-//! staff key. The format is tested on both sides.
+//! staff key. The entry's format is pinned by the test below; the browser tests
+//! (`backend/tests/api/browser/owner.rs`) check the two sides agree: the page the form opens
+//! is the owner's.
 //!
 //! A key reaches the device in a link's fragment (`/c/door-2#staff=KEY`) or from the server
 //! when this device created the counter; the server keeps only hashes, so the staff key the

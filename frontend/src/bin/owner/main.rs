@@ -50,6 +50,41 @@ thread_local! {
     static MOUNTED: RefCell<Option<Mounted>> = const { RefCell::new(None) };
 }
 
+/// How many event-root numbers the app's own page may use (its root, and portals if it ever
+/// has some); see [`leave_the_app_its_root_ids`].
+const APP_ROOT_IDS: u32 = 8;
+
+/// Yew numbers the event roots of each wasm instance from 1 and decides which root handles
+/// an event by that number, stored on the DOM nodes. This module's views sit inside the
+/// app's page, so a view numbered like the app's root would make the app run its own
+/// handlers for clicks in here (a click on "Copy link" pressed −; the browser test caught
+/// it). So, once, before the first view, renderers on a detached element use up the numbers
+/// the app has.
+fn leave_the_app_its_root_ids() {
+    thread_local! {
+        static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if DONE.with(|done| done.replace(true)) {
+        return;
+    }
+    let Some(document) = web_sys::window().and_then(|window| window.document()) else {
+        return;
+    };
+    for _ in 0..APP_ROOT_IDS {
+        if let Ok(detached) = document.create_element("div") {
+            yew::Renderer::<Nothing>::with_root(detached)
+                .render()
+                .destroy();
+        }
+    }
+}
+
+/// A view of nothing, for [`leave_the_app_its_root_ids`].
+#[yew::function_component]
+fn Nothing() -> yew::Html {
+    yew::Html::default()
+}
+
 fn replace(view: Mounted) {
     unmount();
     MOUNTED.with(|mounted| *mounted.borrow_mut() = Some(view));
@@ -63,6 +98,7 @@ pub fn mount(root: web_sys::Element, name: &str, owner_key: String) -> Result<()
         .parse()
         .map_err(|_| JsError::new("not a counter name"))?;
     let props = OwnerPanelProps { name, owner_key };
+    leave_the_app_its_root_ids();
     replace(Mounted::Panel(
         yew::Renderer::<OwnerPanel>::with_root_and_props(root, props).render(),
     ));
@@ -72,6 +108,7 @@ pub fn mount(root: web_sys::Element, name: &str, owner_key: String) -> Result<()
 /// Renders the "New counter" form into `root`.
 #[wasm_bindgen]
 pub fn mount_create(root: web_sys::Element) {
+    leave_the_app_its_root_ids();
     replace(Mounted::Create(
         yew::Renderer::<CreateCounter>::with_root(root).render(),
     ));

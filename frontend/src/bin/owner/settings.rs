@@ -36,21 +36,28 @@ pub fn patch_from(
     };
     let capacity = number(capacity, "capacity")?;
     let warn_at = number(warn_at, "warn level")?;
-    match (capacity, warn_at) {
-        (None, Some(_)) => return Err("A warn level needs a capacity.".to_owned()),
+    let capacity_changed = capacity != loaded.capacity;
+    let warn_changed = warn_at != loaded.warn_at;
+    // An untouched warn level follows a new capacity: the server sets 90 % of it.
+    let wanted_warn = if capacity_changed && !warn_changed {
+        None
+    } else {
+        warn_at
+    };
+    match (capacity, wanted_warn) {
+        (None, Some(_)) if warn_changed => {
+            return Err("A warn level needs a capacity.".to_owned());
+        }
         (Some(capacity), Some(warn)) if warn > capacity => {
             return Err("The warn level cannot be above the capacity.".to_owned());
         }
         _ => {}
     }
     let title = (!title.is_empty()).then(|| title.to_owned());
-    let capacity_changed = capacity != loaded.capacity;
-    let warn_changed = warn_at != loaded.warn_at;
     Ok(SettingsPatch {
         title: (title != loaded.title).then_some(title),
         capacity: capacity_changed.then_some(capacity),
-        // Without a capacity there is no warn level to send; with a new capacity an
-        // untouched warn level is left to the server's default.
+        // Without a capacity there is no warn level to send.
         warn_at: (capacity.is_some() && warn_changed).then_some(warn_at),
     })
 }
@@ -180,6 +187,14 @@ mod tests {
             patch_from(&loaded, "Hall", "300", "180").unwrap(),
             SettingsPatch {
                 capacity: Some(Some(300)),
+                ..SettingsPatch::default()
+            }
+        );
+        // A smaller capacity with the old warn level above it: the server's default again.
+        assert_eq!(
+            patch_from(&loaded, "Hall", "2", "180").unwrap(),
+            SettingsPatch {
+                capacity: Some(Some(2)),
                 ..SettingsPatch::default()
             }
         );
