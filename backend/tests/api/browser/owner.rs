@@ -550,8 +550,8 @@ async fn phone_screenshots_of_the_form_and_the_owner_view() {
             json!({ "width": 360, "height": 640, "deviceScaleFactor": 2, "mobile": true }),
         )
         .await;
-    let folder = workspace_root().join("docs/screenshots");
-    std::fs::create_dir_all(&folder).expect("create docs/screenshots");
+    let folder = workspace_root().join("target/screenshots");
+    std::fs::create_dir_all(&folder).expect("create target/screenshots");
     page.goto(&cluster.replicas[0].url("/new"))
         .await
         .expect("open /new");

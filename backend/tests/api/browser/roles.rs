@@ -608,8 +608,8 @@ async fn phone_screenshots_of_the_staff_and_display_views() {
     }
     let mut driver = Driver::start().await;
     let page = driver.browser().await;
-    let folder = workspace_root().join("docs/screenshots");
-    std::fs::create_dir_all(&folder).expect("create docs/screenshots");
+    let folder = workspace_root().join("target/screenshots");
+    std::fs::create_dir_all(&folder).expect("create target/screenshots");
     driver
         .cdp(
             &page,
