@@ -1,10 +1,11 @@
 //! Fan-out inside one replica: one latest-value channel per counter that has sockets here.
 //!
-//! A change is serialised once into a [`StateFrame`] and shared by every socket watching the
-//! counter. The channel is a `tokio::sync::watch`, which holds only the newest value: a slow
-//! socket that wakes up late reads the latest state, never a backlog. States are accepted only
-//! when their version is newer, so no socket ever sees a version go backwards, whichever
-//! path (pub/sub, the local apply, a reconcile) delivered them first.
+//! A change is serialised once into a [`StateFrame`], down to its WebSocket frame's bytes,
+//! and shared by every socket watching the counter. The channel is a `tokio::sync::watch`,
+//! which holds only the newest value: a slow socket that wakes up late reads the latest
+//! state, never a backlog. States are accepted only when their version is newer, so no
+//! socket ever sees a version go backwards, whichever path (pub/sub, the local apply, a
+//! reconcile) delivered them first.
 //!
 //! Each frame carries a [`Delivery`] record for the fan-out latency histogram: a socket that
 //! writes the frame raises the record's latest write time (one atomic), and the record
@@ -14,13 +15,15 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use prometheus_client::metrics::histogram::Histogram;
 use shared::{CounterName, CounterState, ProtocolError, ServerMessage};
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tungstenite::Utf8Bytes;
 
 use crate::access::Standing;
+use crate::ws::frame;
 
 /// Version 2: what a counter's sockets know of its access rules and settings.
 #[derive(Clone, Debug)]
@@ -57,20 +60,21 @@ impl AccessFrame {
     }
 }
 
-/// A counter state with its `state` frame already serialised.
+/// A counter state with its `state` frame already built.
 #[derive(Clone, Debug)]
 pub struct StateFrame {
     /// The state itself, to order frames and to answer reconciles.
     pub state: CounterState,
-    /// The JSON text of the `state` frame, shared by reference among all sockets.
-    pub json: Utf8Bytes,
+    /// The whole WebSocket frame carrying the `state` message, as written to every socket
+    /// (shared by reference among them).
+    pub frame: Bytes,
     /// How long this frame took to reach the last socket that wrote it.
     pub delivery: Arc<Delivery>,
 }
 
 impl StateFrame {
     fn new(state: CounterState, latency: &Histogram) -> Self {
-        let json = ServerMessage::State(state.clone()).to_json().into();
+        let frame = frame::text(&ServerMessage::State(state.clone()).to_json());
         let delivery = Arc::new(Delivery {
             published_at: Instant::now(),
             last_written: AtomicU64::new(0),
@@ -78,7 +82,7 @@ impl StateFrame {
         });
         Self {
             state,
-            json,
+            frame,
             delivery,
         }
     }
@@ -408,9 +412,10 @@ mod tests {
         assert!(hub.publish(state(6, 3)));
         let frame = member.state.borrow().clone().unwrap();
         assert_eq!(frame.state, state(6, 3));
+        // The frame's header is two bytes: FIN and text, then the length (under 126).
         assert_eq!(
-            frame.json.as_str(),
-            r#"{"type":"state","name":"global","value":6,"version":3}"#
+            &frame.frame[2..],
+            br#"{"type":"state","name":"global","value":6,"version":3}"#
         );
     }
 

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep, sleep_until};
 
@@ -42,13 +42,13 @@ impl StateFeed {
         }
     }
 
-    /// Waits until a newer state is due and returns its frame's text and delivery record (to
+    /// Waits until a newer state is due and returns its pre-built frame and delivery record (to
     /// note the write in); `None` when the channel is gone. Cancel-safe: a wait dropped
     /// half-way (the socket had something else to do) resumes where it was on the next call.
     pub async fn next(
         self: Pin<&mut Self>,
         state: &mut watch::Receiver<Option<StateFrame>>,
-    ) -> Option<(Utf8Bytes, Arc<Delivery>)> {
+    ) -> Option<(Bytes, Arc<Delivery>)> {
         let mut this = self.project();
         loop {
             if *this.held {
@@ -64,14 +64,14 @@ impl StateFeed {
                     continue;
                 }
             }
-            // Only the frame's text and record are taken (two reference counts): the state
+            // Only the frame's bytes and record are taken (two reference counts): the state
             // itself, with its name, stays in the channel.
             let newest = state.borrow_and_update();
             if let Some(frame) = newest.as_ref()
                 && frame.state.version > *this.last_version
             {
                 *this.last_version = frame.state.version;
-                return Some((frame.json.clone(), frame.delivery.clone()));
+                return Some((frame.frame.clone(), frame.delivery.clone()));
             }
         }
     }

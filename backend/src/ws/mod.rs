@@ -1,15 +1,19 @@
 //! The WebSocket endpoint: one socket watching one counter.
 //!
 //! - `upgrade`: the HTTP upgrade and its admission checks (name, origin, a live fan-out,
-//!   the connection caps), so a refused client gets a plain HTTP error.
+//!   the connection caps), so a refused client gets a plain HTTP error; `handshake` the
+//!   upgrade itself, which keeps the connection reachable under tungstenite.
 //! - `session`: the one loop a socket's task runs, over any `Sink + Stream` of messages.
 //!   One task and no channel between halves keeps an idle socket small and a delivery cheap
 //!   (BENCHMARKS.md).
-//! - `feed`: which state frames the socket is sent, and when (the pacing).
+//! - `feed`: which state frames the socket is sent, and when (the pacing); `frame` builds a
+//!   state frame's bytes once for every socket.
 //! - `replies`: the client's frames decoded, rate-limited, applied and answered (ack or
 //!   error) in the order they came.
 
 mod feed;
+pub mod frame;
+mod handshake;
 mod replies;
 mod session;
 mod upgrade;

@@ -3,15 +3,22 @@
 //! The loop reads the client's frames and keeps their changes in the store (several at once,
 //! [`Replies`]), and sends the replies in the order the frames came, the newest state
 //! whenever the counter changes ([`StateFeed`]), presence changes and pings. It is written
-//! over any `Sink + Stream` of messages, so it does not care where the socket came from.
+//! over a tungstenite stream on any connection, so it does not care where the socket came
+//! from. State frames, the same bytes for every socket, are written to that connection as
+//! they are ([`super::frame`]); every other frame goes through tungstenite.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, close_code};
+use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use shared::{CounterName, ErrorCode, ServerMessage};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, sleep_until};
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{Message, Utf8Bytes};
 
 use super::feed::StateFeed;
 use super::replies::Replies;
@@ -60,9 +67,9 @@ impl Timing {
 enum Step {
     /// Send these, in order.
     Send(Message, Option<Message>),
-    /// Send this state frame, and note when it went out (for the pacing and the fan-out
-    /// latency).
-    State(Utf8Bytes, Arc<Delivery>),
+    /// Write this pre-built state frame, and note when it went out (for the pacing and the
+    /// fan-out latency).
+    State(Bytes, Arc<Delivery>),
     /// Read no more: answer the frames in flight, then send this close frame (if any; not
     /// when the client's side is gone) and end.
     Close(Option<Message>),
@@ -78,9 +85,13 @@ enum Step {
 /// Either of the last two stops the reading, and every change already read is answered
 /// before the close frame: a rolling restart then leaves no client guessing whether its last
 /// press counted.
-pub async fn serve<S>(mut socket: S, name: CounterName, standing: Standing, app: AppState)
-where
-    S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
+pub async fn serve<T>(
+    mut socket: WebSocketStream<T>,
+    name: CounterName,
+    standing: Standing,
+    app: AppState,
+) where
+    T: AsyncRead + AsyncWrite + Unpin,
 {
     let timing = Timing::new(&app.config);
     // Boxed: joining may read the store, a future far larger than the rest of the socket's
@@ -103,10 +114,7 @@ where
         return;
     };
     let feed = StateFeed::new(first.state.version, app.config.state_interval());
-    if send(&mut socket, Message::Text(first.json), timing)
-        .await
-        .is_err()
-    {
+    if send_frame(&mut socket, &first.frame, timing).await.is_err() {
         return;
     }
     if *membership.presence.borrow() > 0 {
@@ -186,12 +194,12 @@ where
                     // A client silent this long is gone (browsers answer pings by
                     // themselves, so a live page is never silent that long). 1000, not
                     // 1001: it is the client that went away, not this server.
-                    Step::Close(Some(close(close_code::NORMAL, "idle for too long")))
+                    Step::Close(Some(close(CloseCode::Normal, "idle for too long")))
                 }
             }
             () = &mut stop, if closing.is_none() => {
                 Step::Close(Some(if app.serving.stopping() {
-                    close(close_code::AWAY, "server restarting; reconnect")
+                    close(CloseCode::Away, "server restarting; reconnect")
                 } else {
                     close(TRY_AGAIN_LATER, "this server lost its store; reconnect")
                 }))
@@ -209,7 +217,9 @@ where
                         Step::Skip
                     }
                     // Pings are answered by the WebSocket layer itself; a pong only proves life.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Skip,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
+                        Step::Skip
+                    }
                     Some(Ok(Message::Close(_))) => Step::End,
                     // A broken frame: the client hears why in a close frame (1009, 1007,
                     // 1002), after the replies to what it sent before. Otherwise its side
@@ -217,7 +227,7 @@ where
                     // it still gets the replies to what it sent.
                     Some(Err(err)) => match refusal(&err) {
                         Some((code, reason)) => {
-                            if code == close_code::SIZE {
+                            if code == CloseCode::Size {
                                 app.counters.metrics.refused(ErrorCode::TooLarge);
                             }
                             Step::Close(Some(close(code, reason)))
@@ -228,7 +238,7 @@ where
                 }
             }
             frame = feed.as_mut().next(&mut membership.state) => match frame {
-                Some((json, delivery)) => Step::State(json, delivery),
+                Some((frame, delivery)) => Step::State(frame, delivery),
                 None => return,
             },
             changed = membership.presence.changed() => {
@@ -295,11 +305,8 @@ where
                     }
                 }
             }
-            Step::State(json, delivery) => {
-                if send(&mut socket, Message::Text(json), timing)
-                    .await
-                    .is_err()
-                {
+            Step::State(frame, delivery) => {
+                if send_frame(&mut socket, &frame, timing).await.is_err() {
                     return;
                 }
                 // One clock read serves both.
@@ -329,7 +336,7 @@ where
 /// a client's close frame, which it otherwise sends only on the next read.
 async fn finish<S>(socket: &mut S, frame: Option<Message>, timing: Timing)
 where
-    S: Sink<Message> + Stream<Item = Result<Message, axum::Error>> + Unpin,
+    S: Sink<Message> + Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
 {
     match frame {
         Some(frame) => {
@@ -356,23 +363,46 @@ where
     }
 }
 
+/// Writes a pre-built frame ([`super::frame`]) to the connection under the socket, with the
+/// same deadline as [`send`].
+async fn send_frame<T>(
+    socket: &mut WebSocketStream<T>,
+    frame: &[u8],
+    timing: Timing,
+) -> Result<(), ()>
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let write = async {
+        // Whatever tungstenite still holds goes first, so that frames never interleave on
+        // the wire: a pong it queued while reading may be part-written if the client's
+        // window was full. (Every frame this loop sends through it is flushed already.)
+        socket.flush().await.map_err(drop)?;
+        socket.get_mut().write_all(frame).await.map_err(drop)
+    };
+    match tokio::time::timeout(timing.write_timeout, write).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
 /// The close code and reason for a read that failed on the client's fault: a frame over the
 /// size limit (1009), text that is not UTF-8 (1007), or a frame that breaks the protocol
 /// (1002). `None` when the connection itself failed or ended, where no close frame can go.
-fn refusal(err: &axum::Error) -> Option<(u16, &'static str)> {
+fn refusal(err: &tungstenite::Error) -> Option<(CloseCode, &'static str)> {
     use tungstenite::error::ProtocolError as Broken;
-    match std::error::Error::source(err)?.downcast_ref::<tungstenite::Error>()? {
-        tungstenite::Error::Capacity(_) => Some((close_code::SIZE, "frame too large")),
-        tungstenite::Error::Utf8(_) => Some((close_code::INVALID, "text is not valid UTF-8")),
+    match err {
+        tungstenite::Error::Capacity(_) => Some((CloseCode::Size, "frame too large")),
+        tungstenite::Error::Utf8(_) => Some((CloseCode::Invalid, "text is not valid UTF-8")),
         tungstenite::Error::Protocol(Broken::ResetWithoutClosingHandshake) => None,
-        tungstenite::Error::Protocol(_) => Some((close_code::PROTOCOL, "protocol error")),
+        tungstenite::Error::Protocol(_) => Some((CloseCode::Protocol, "protocol error")),
         _ => None,
     }
 }
 
-fn close(code: u16, reason: &'static str) -> Message {
+fn close(code: impl Into<CloseCode>, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
+        code: code.into(),
+        reason: Utf8Bytes::from_static(reason),
     }))
 }

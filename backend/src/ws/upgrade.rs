@@ -2,12 +2,13 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use shared::{CounterName, ErrorCode, ProtocolError};
+use tungstenite::protocol::WebSocketConfig;
 
+use super::handshake::{Socket, Upgrade};
 use super::session::serve;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -15,7 +16,7 @@ use crate::state::AppState;
 /// Checks the name, the origin, the fan-out and the connection caps before upgrading, so a
 /// refused client gets a plain HTTP error.
 pub async fn upgrade(
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
     Path(name): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -41,15 +42,15 @@ pub async fn upgrade(
     let standing = app.counters.standing(&name).await.map_err(refuse)?;
     let permit = app.connections.admit(peer.ip()).map_err(refuse)?;
     let max = app.config.max_message_bytes;
-    let ws = ws
+    let config = WebSocketConfig::default()
         // Frames are small: a 256-byte read buffer instead of tungstenite's 128 KiB, which
         // was nearly all of an idle socket's memory and is zero-filled before every read
         // (BENCHMARKS.md). Every frame is flushed as it is sent, so no write buffer either.
         .read_buffer_size(256)
         .write_buffer_size(0)
-        .max_message_size(max)
-        .max_frame_size(max);
-    Ok(ws.on_upgrade(move |socket: WebSocket| async move {
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    Ok(ws.on_upgrade(config, move |socket: Socket| async move {
         app.counters.metrics.ws_accepted.inc();
         serve(socket, name, standing, app).await;
         // The permit is held for the socket's whole life.

@@ -103,6 +103,13 @@ async fn http_surface_answers_as_documented() {
         (wrong_method.status, code(&wrong_method)),
         (405, Some(ErrorCode::MethodNotAllowed))
     );
+    // The WebSocket path without an upgrade: the handshake is the backend's own, and it
+    // refuses like the rest of the API.
+    let not_an_upgrade = replica.get("/ws/counters/global").await;
+    assert_eq!(
+        (not_an_upgrade.status, code(&not_an_upgrade)),
+        (400, Some(ErrorCode::BadRequest))
+    );
     assert_eq!(replica.healthz().await, 200);
     assert_eq!(replica.readyz().await, 200);
 
