@@ -113,6 +113,36 @@ async fn a_published_state_that_is_not_the_counters_reaches_no_socket() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_on_a_channel_that_is_not_exactly_a_counters_is_not_taken() {
+    // Only `counter:{x}` carries x's states. `counter:x` is version 1's channel (a replica
+    // of the old layout still running); the others merely start like x's channel.
+    let cluster = Cluster::redis(2).await;
+    let (a, b, redis) = (
+        &cluster.replicas[0],
+        &cluster.replicas[1],
+        cluster.redis_server(),
+    );
+    a.increment("x", 3, None).await;
+    let mut watcher = WsClient::connect(&b.ws_url("x")).await;
+    let state = r#"{"name":"x","value":666,"version":2}"#;
+    let channels = [
+        "counter:x",
+        "counter:{x}:presence",
+        "counter:{x}x",
+        "counter:{x",
+    ];
+    for channel in channels {
+        let _: i64 = redis.cmd(&["PUBLISH", channel, state]).await;
+    }
+    // Had B taken the forged version 2, the real version 2 would not be newer.
+    a.increment("x", 1, None).await;
+    watcher.wait_for_value(4).await;
+    assert_eq!(watcher.version, Some(2));
+    let dropped = b.metric("counter_pubsub_dropped_total").await;
+    assert_eq!(dropped, Some(channels.len() as f64), "each counted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_of_the_wrong_type_hurts_only_its_counter() {
     // Sockets would be closed 500 ms after the subscriber went down, so a torn-down
     // subscriber would show on the healthy counter's socket too.

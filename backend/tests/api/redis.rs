@@ -27,6 +27,18 @@ async fn redis_layout_is_what_an_operator_sees() {
     assert_eq!(record, "7:1:7:c");
     let ttl: i64 = redis.cmd(&["TTL", &layout::op("global", "op-1")]).await;
     assert!(ttl > 0, "dedupe records expire (ttl {ttl})");
+    // As the README has it, typed into bash: braces around one word are not expanded.
+    let typed = format!("redis-cli -p {} GET counter:{{global}}", redis.port);
+    let output = tokio::process::Command::new("bash")
+        .args(["-c", &typed])
+        .output()
+        .await
+        .expect("run redis-cli in bash");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "7",
+        "{typed}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
