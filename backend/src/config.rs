@@ -5,9 +5,51 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
 
 use crate::store::replica_wait::ReplicaWait;
+
+/// The command line: the server's flags, or a subcommand (then the server's flags are not
+/// used).
+#[derive(Debug, Parser)]
+#[command(name = "backend", version, about = "The Shared Counter server")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub server: Config,
+}
+
+/// What `backend` does instead of serving.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Move keys of version 1's layout to version 2's hash-tagged names, then exit.
+    ///
+    /// Moves `counter:NAME`, `counter:NAME:version`, `counter:NAME:op:ID` and
+    /// `counter:NAME:presence` (and 0.3.0's `:meta` and `:log`) to `counter:{NAME}`,
+    /// `counter:{NAME}:version`, … . Stop every replica first, then start the new version. A
+    /// tagged key that already exists is never overwritten: it is kept, the old key left in
+    /// place and listed. Running it again changes nothing.
+    UpgradeKeys(UpgradeKeys),
+}
+
+/// `backend upgrade-keys`' flags.
+#[derive(Clone, Debug, Args)]
+pub struct UpgradeKeys {
+    /// The Redis primary (`redis://…` or `rediss://…`), as a user that may SCAN, RENAMENX,
+    /// EXISTS and GET every key under the prefix (deploy/redis's `counter-admin`).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: String,
+
+    /// Prefix of the keys to move, as the replicas are configured.
+    #[arg(long, env = "KEY_PREFIX", default_value = "counter:")]
+    pub key_prefix: String,
+
+    /// Only list what would move and what conflicts; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
 
 /// How one replica is configured. Every flag has an environment variable of the same meaning,
 /// so a container or systemd unit can configure it without a command line.

@@ -285,13 +285,22 @@ async fn redis_benchmark(bench: &Bench) -> Result<(f64, f64)> {
         .args(["-r", "1000000000", "--csv"])
         // Version 2's layout: value, version, meta, history stream, op record; an open
         // counter's increment of 1 under a fresh op_id, recorded in the history.
-        .args(["evalsha", &sha, "5", "counter:rb", "counter:rb:version"])
+        .args(["evalsha", &sha, "5", "counter:{rb}", "counter:{rb}:version"])
         .args([
-            "counter:rb:meta",
-            "counter:rb:log",
-            "counter:rb:op:__rand_int__",
+            "counter:{rb}:meta",
+            "counter:{rb}:log",
+            "counter:{rb}:op:__rand_int__",
         ])
-        .args(["1", "86400", "counter:rb", "rb", "1", "", "increment", "0"])
+        .args([
+            "1",
+            "86400",
+            "counter:{rb}",
+            "rb",
+            "1",
+            "",
+            "increment",
+            "0",
+        ])
         .args(["100000", "rb-op", "", "1"])
         .output()
         .await

@@ -204,24 +204,29 @@ fn event(store: &RedisStore, hub: &Hub, name: shared::CounterName, payload: &[u8
 /// Hands one pub/sub message to the hub. Anyone allowed to publish on a counter's channel
 /// can put anything there, so only a state the store can have published for that counter
 /// is taken; anything else is counted, logged and dropped, never allowed to stop the
-/// subscriber or to set a version no change made.
+/// subscriber or to set a version no change made. The pattern covers every channel under
+/// the prefix; only `prefix{name}` and `prefix{name}:events` are ours (a message on
+/// `counter:global` comes from a replica of version 1's layout, still running).
 fn deliver(store: &RedisStore, hub: &Hub, metrics: &Metrics, channel: &str, payload: &[u8]) {
     if let Some(name) = store.keys().name_of_events(channel) {
         return event(store, hub, name, payload);
     }
-    let Some(name) = store.keys().name_of_channel(channel) else {
-        return;
-    };
-    match serde_json::from_slice::<CounterState>(payload) {
-        Ok(state) if state.is_published_state_of(&name) => {
-            hub.publish(state);
-        }
-        _ => {
-            metrics.pubsub_dropped.inc();
-            // A prefix is enough to recognise it; the rest could be megabytes.
-            let start = &payload[..payload.len().min(120)];
-            let payload = String::from_utf8_lossy(start);
-            tracing::warn!(channel, %payload, "dropped a message that is not a state of its counter");
-        }
+    match store.keys().name_of_channel(channel) {
+        Some(name) => match serde_json::from_slice::<CounterState>(payload) {
+            Ok(state) if state.is_published_state_of(&name) => {
+                hub.publish(state);
+            }
+            _ => dropped(metrics, channel, payload, "not a state of its counter"),
+        },
+        None => dropped(metrics, channel, payload, "not on a counter's channel"),
     }
+}
+
+/// Counts and logs a pub/sub message that is not taken.
+fn dropped(metrics: &Metrics, channel: &str, payload: &[u8], why: &str) {
+    metrics.pubsub_dropped.inc();
+    // A prefix is enough to recognise it; the rest could be megabytes.
+    let start = &payload[..payload.len().min(120)];
+    let payload = String::from_utf8_lossy(start);
+    tracing::warn!(channel, %payload, "dropped a message that is {why}");
 }

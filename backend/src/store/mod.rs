@@ -8,7 +8,7 @@
 //!
 //! Redis is reached through [`primary`] (one server, or the primary Sentinel names, from
 //! [`redis_target`]); [`replica_wait`] sends changes that must reach replicas before their
-//! ack.
+//! ack. [`upgrade`] moves keys of version 1's layout to the hash-tagged one ([`keys`]).
 
 pub mod embedded;
 pub mod history;
@@ -17,6 +17,7 @@ pub mod primary;
 pub mod redis;
 pub mod redis_target;
 pub mod replica_wait;
+pub mod upgrade;
 
 use std::future::Future;
 use std::time::Duration;

@@ -8,6 +8,7 @@ use shared::{ErrorCode, HistoryPage, ServerMessage};
 
 use crate::helpers::Cluster;
 use crate::helpers::cluster::Backing;
+use crate::helpers::layout;
 use crate::helpers::owned::{self, Socket, code_of, create, refused, request};
 
 fn page(answer: &crate::helpers::replica::Answer) -> HistoryPage {
@@ -282,7 +283,7 @@ async fn the_history_is_bounded(cluster: Cluster) {
     assert_eq!(all.entries[0].version, 500, "the newest is kept");
     match &cluster.backing {
         Backing::Redis(redis) => {
-            let length: i64 = redis.cmd(&["XLEN", "counter:long:log"]).await;
+            let length: i64 = redis.cmd(&["XLEN", &layout::log("long")]).await;
             assert!((5..=110).contains(&length), "{length}");
             assert_eq!(all.entries.len() as i64, length);
         }

@@ -6,6 +6,7 @@
 
 use shared::{ErrorCode, ServerMessage};
 
+use crate::helpers::layout;
 use crate::helpers::{Cluster, RedisServer, WsClient, eventually};
 use crate::redis::subscriber_ids;
 
@@ -31,7 +32,7 @@ async fn a_version_that_cannot_advance_refuses_the_change_and_writes_nothing() {
         "1e3",
     ];
     for (k, version) in versions.into_iter().enumerate() {
-        let _: () = redis.cmd(&["SET", "counter:door:version", version]).await;
+        let _: () = redis.cmd(&["SET", &layout::version("door"), version]).await;
         let op = format!("v-{k}");
         // The change, then its retry, as a client retries: neither counts.
         for attempt in ["first", "retry"] {
@@ -42,16 +43,19 @@ async fn a_version_that_cannot_advance_refuses_the_change_and_writes_nothing() {
                 "{version} ({attempt}): {}",
                 answer.body
             );
-            assert_eq!(redis.get_i64("counter:door").await, Some(5), "{version}");
-            let stored: String = redis.cmd(&["GET", "counter:door:version"]).await;
+            assert_eq!(
+                redis.get_i64(&layout::value("door")).await,
+                Some(5),
+                "{version}"
+            );
+            let stored: String = redis.cmd(&["GET", &layout::version("door")]).await;
             assert_eq!(stored, version, "the version key is left as it was");
-            let record: Option<String> =
-                redis.cmd(&["GET", &format!("counter:door:op:{op}")]).await;
+            let record: Option<String> = redis.cmd(&["GET", &layout::op("door", &op)]).await;
             assert_eq!(record, None, "{version}: no dedupe record");
         }
     }
     // Repaired by hand, the counter takes changes again, and the refused op counts once.
-    let _: () = redis.cmd(&["SET", "counter:door:version", "9"]).await;
+    let _: () = redis.cmd(&["SET", &layout::version("door"), "9"]).await;
     let answer = replica.increment("door", 1, Some("v-0")).await;
     assert_eq!(
         (
@@ -85,7 +89,7 @@ async fn a_published_state_that_is_not_the_counters_reaches_no_socket() {
         "not a state",
     ];
     for payload in forged {
-        let _: i64 = redis.cmd(&["PUBLISH", "counter:x", payload]).await;
+        let _: i64 = redis.cmd(&["PUBLISH", &layout::value("x"), payload]).await;
     }
 
     // The next real change reaches the socket: had it been sent a forged state, its version
@@ -103,9 +107,39 @@ async fn a_published_state_that_is_not_the_counters_reaches_no_socket() {
     // The reconcile repairs towards what the hub holds: no forged version reached Redis.
     a.increment("x", 1, None).await;
     watcher.wait_for_value(5).await;
-    assert_eq!(redis.get_i64("counter:x:version").await, Some(3));
+    assert_eq!(redis.get_i64(&layout::version("x")).await, Some(3));
     let dropped = b.metric("counter_pubsub_dropped_total").await;
     assert_eq!(dropped, Some(forged.len() as f64), "each counted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_on_a_channel_that_is_not_exactly_a_counters_is_not_taken() {
+    // Only `counter:{x}` carries x's states. `counter:x` is version 1's channel (a replica
+    // of the old layout still running); the others merely start like x's channel.
+    let cluster = Cluster::redis(2).await;
+    let (a, b, redis) = (
+        &cluster.replicas[0],
+        &cluster.replicas[1],
+        cluster.redis_server(),
+    );
+    a.increment("x", 3, None).await;
+    let mut watcher = WsClient::connect(&b.ws_url("x")).await;
+    let state = r#"{"name":"x","value":666,"version":2}"#;
+    let channels = [
+        "counter:x",
+        "counter:{x}:presence",
+        "counter:{x}x",
+        "counter:{x",
+    ];
+    for channel in channels {
+        let _: i64 = redis.cmd(&["PUBLISH", channel, state]).await;
+    }
+    // Had B taken the forged version 2, the real version 2 would not be newer.
+    a.increment("x", 1, None).await;
+    watcher.wait_for_value(4).await;
+    assert_eq!(watcher.version, Some(2));
+    let dropped = b.metric("counter_pubsub_dropped_total").await;
+    assert_eq!(dropped, Some(channels.len() as f64), "each counted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,8 +155,8 @@ async fn a_key_of_the_wrong_type_hurts_only_its_counter() {
     let mut healthy = WsClient::connect(&replica.ws_url("healthy")).await;
     let subscribers = subscriber_ids(&cluster).await;
 
-    let _: () = redis.cmd(&["DEL", "counter:x"]).await;
-    let _: i64 = redis.cmd(&["HSET", "counter:x", "a", "1"]).await;
+    let _: () = redis.cmd(&["DEL", &layout::value("x")]).await;
+    let _: i64 = redis.cmd(&["HSET", &layout::value("x"), "a", "1"]).await;
     let told = broken.next_reply().await;
     assert!(
         matches!(
@@ -137,7 +171,7 @@ async fn a_key_of_the_wrong_type_hurts_only_its_counter() {
     );
     // Each reconcile (every 300 ms here) counts the key once: three of them is longer than
     // the 500 ms after which a lost subscriber would close every socket.
-    let series = r#"counter_store_damaged_total{key="counter:x"}"#;
+    let series = r#"counter_store_damaged_total{key="counter:{x}"}"#;
     eventually("three reconciles over the damaged key", || async {
         (replica.metric(series).await? >= 3.0).then_some(())
     })
@@ -145,7 +179,7 @@ async fn a_key_of_the_wrong_type_hurts_only_its_counter() {
     let logs = replica.logs();
     assert!(
         logs.lines()
-            .any(|line| line.contains("damaged key") && line.contains("counter:x")),
+            .any(|line| line.contains("damaged key") && line.contains(&layout::value("x"))),
         "a log line names the key"
     );
     assert_eq!(replica.readyz().await, 200);
@@ -162,12 +196,12 @@ async fn a_key_of_the_wrong_type_hurts_only_its_counter() {
     let refused = replica.increment("x", 1, Some("x-1")).await;
     assert_eq!((refused.status, code(&refused)), (500, "internal"));
     assert_eq!(broken.change_refused(1, "x-2").await, ErrorCode::Internal);
-    let hash: Vec<String> = redis.cmd(&["HGETALL", "counter:x"]).await;
+    let hash: Vec<String> = redis.cmd(&["HGETALL", &layout::value("x")]).await;
     assert_eq!(hash, ["a", "1"]);
 
     // Repaired by hand: its sockets get the value, and changes count again.
-    let _: () = redis.cmd(&["DEL", "counter:x"]).await;
-    let _: () = redis.cmd(&["SET", "counter:x", "7"]).await;
+    let _: () = redis.cmd(&["DEL", &layout::value("x")]).await;
+    let _: () = redis.cmd(&["SET", &layout::value("x"), "7"]).await;
     broken.wait_for_value(7).await;
     let reply = broken.change(1, "x-3").await;
     assert!(

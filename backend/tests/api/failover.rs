@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::helpers::layout;
 use crate::helpers::{Cluster, Load, RedisServer, Replica, SentinelGroup, WsClient, eventually};
 
 /// The flags that turn the option on; a short wait keeps the refused changes quick.
@@ -20,7 +21,7 @@ const WAIT_FOR_ONE_REPLICA: [&str; 4] = [
 async fn recorded(server: &RedisServer, op_ids: &[String]) -> usize {
     let keys: Vec<String> = op_ids
         .iter()
-        .map(|op_id| format!("counter:failover:op:{op_id}"))
+        .map(|op_id| layout::op("failover", op_id))
         .collect();
     let mut args = vec!["EXISTS"];
     args.extend(keys.iter().map(String::as_str));
@@ -116,7 +117,7 @@ async fn a_change_made_on_a_replaced_primary(wait: bool) {
     let old = group.primary_port().await.expect("a primary");
     eventually("both servers to hold the first change", || async {
         for server in &group.servers {
-            if server.get_i64("counter:failover").await != Some(1) {
+            if server.get_i64(&layout::value("failover")).await != Some(1) {
                 return None;
             }
         }
@@ -143,14 +144,19 @@ async fn a_change_made_on_a_replaced_primary(wait: bool) {
         // Its first apply went down with the old primary's data; the retry applies it on
         // the new one, once.
         assert_eq!(until_acknowledged(replica, "failover", "stale").await, 3);
-        assert_eq!(primary.get_i64("counter:failover").await, Some(3));
+        assert_eq!(primary.get_i64(&layout::value("failover")).await, Some(3));
     } else {
         // Before, after, and no trace of the acknowledged `stale` change.
-        let record: Option<String> = primary.cmd(&["GET", "counter:failover:op:stale"]).await;
+        let record: Option<String> = primary
+            .cmd(&["GET", &layout::op("failover", "stale")])
+            .await;
         assert_eq!(record, None, "lost with the old primary's data");
-        assert_eq!(primary.get_i64("counter:failover").await, Some(2));
+        assert_eq!(primary.get_i64(&layout::value("failover")).await, Some(2));
     }
-    let stored = primary.get_i64("counter:failover").await.expect("a value");
+    let stored = primary
+        .get_i64(&layout::value("failover"))
+        .await
+        .expect("a value");
     watcher.wait_for_value(stored).await;
     assert_eq!(replica.readyz().await, 200);
 }
@@ -213,5 +219,5 @@ async fn a_retry_answered_from_its_record_still_waits_for_a_replica() {
     crate::faults::signal(standby.pid(), "CONT");
     assert_eq!(until_acknowledged(second, "door", "press").await, 2);
     assert_eq!(cluster.stored_value("door").await, 2, "counted once");
-    assert_eq!(standby.get_i64("counter:door").await, Some(2));
+    assert_eq!(standby.get_i64(&layout::value("door")).await, Some(2));
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use shared::{ErrorCode, ServerMessage};
 
+use crate::helpers::layout;
 use crate::helpers::{Cluster, Load, RedisServer, WsClient};
 use crate::redis::subscriber_ids;
 
@@ -143,7 +144,7 @@ async fn a_subscriber_dropped_by_redis_resubscribes_and_resyncs() {
         if k % 5 == 1 {
             let _: i64 = cluster
                 .redis_server()
-                .cmd(&["PUBLISH", "counter:buffer", &junk])
+                .cmd(&["PUBLISH", &layout::value("buffer"), &junk])
                 .await;
         }
         cluster.replicas[k % 2].increment("buffer", 1, None).await;

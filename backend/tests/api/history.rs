@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::helpers::layout;
 use crate::helpers::ws_client::change_frame;
 use crate::helpers::{Cluster, RedisServer, eventually};
 
@@ -240,9 +241,7 @@ async fn histories_under_faults_are_consistent() {
     let mut expected = 0;
     let mut unknown_applied = 0;
     for op in history.ops.iter() {
-        let record: Option<String> = redis
-            .cmd(&["GET", &format!("counter:{NAME}:op:{}", op.id)])
-            .await;
+        let record: Option<String> = redis.cmd(&["GET", &layout::op(NAME, &op.id)]).await;
         match (op.acked.is_some(), record.is_some()) {
             (true, true) => expected += op.delta,
             (true, false) => panic!("acknowledged op {} has no record: it was lost", op.id),

@@ -10,6 +10,7 @@ use shared::{CounterMeta, ErrorCode, Role, ServerMessage};
 
 use crate::helpers::Cluster;
 use crate::helpers::cluster::Backing;
+use crate::helpers::layout;
 use crate::helpers::owned::{self, Socket, create, refused, request, upgrade_status};
 
 /// Reads a socket until it has both the reply to `op_id` and an `access` frame; returns
@@ -337,7 +338,7 @@ async fn a_deleted_counter_is_gone_everywhere(cluster: Cluster) {
         assert_eq!(upgrade_status(&replica.ws_url("tmp")).await, 404);
     }
     if let Backing::Redis(redis) = &cluster.backing {
-        let keys: Vec<String> = redis.cmd(&["KEYS", "counter:tmp*"]).await;
+        let keys: Vec<String> = redis.cmd(&["KEYS", "counter:*tmp*"]).await;
         let left: Vec<_> = keys.iter().filter(|k| !k.ends_with(":presence")).collect();
         assert!(left.is_empty(), "{left:?}");
     }
@@ -403,16 +404,16 @@ async fn the_reconcile_finds_a_deletion_whose_event_was_missed() {
     let _: i64 = redis
         .cmd(&[
             "DEL",
-            "counter:lost:meta",
-            "counter:lost",
-            "counter:lost:version",
+            &layout::meta("lost"),
+            &layout::value("lost"),
+            &layout::version("lost"),
         ])
         .await;
     for socket in &mut sockets {
         assert_eq!(socket.close_code().await, Some(4404));
     }
-    let left: Vec<String> = redis.cmd(&["KEYS", "counter:lost"]).await;
-    let versions: Vec<String> = redis.cmd(&["KEYS", "counter:lost:version"]).await;
+    let left: Vec<String> = redis.cmd(&["KEYS", &layout::value("lost")]).await;
+    let versions: Vec<String> = redis.cmd(&["KEYS", &layout::version("lost")]).await;
     assert!(
         left.is_empty() && versions.is_empty(),
         "nothing was repaired back"
@@ -436,12 +437,12 @@ async fn a_key_the_replica_has_not_heard_of_is_checked_against_the_store() {
         .collect();
     let rev: String = cluster
         .redis_server()
-        .cmd(&["HGET", "counter:fresh:meta", "rev"])
+        .cmd(&["HGET", &layout::meta("fresh"), "rev"])
         .await;
     let rev = (rev.parse::<u64>().unwrap() + 1).to_string();
     let _: i64 = cluster
         .redis_server()
-        .cmd(&["HSET", "counter:fresh:meta", "staff", &hash, "rev", &rev])
+        .cmd(&["HSET", &layout::meta("fresh"), "staff", &hash, "rev", &rev])
         .await;
     let mut socket = Socket::open(&a.ws_url("fresh")).await;
     assert_eq!(

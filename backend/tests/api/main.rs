@@ -27,3 +27,4 @@ mod refusals;
 mod security;
 mod slow_clients;
 mod static_files;
+mod upgrade;

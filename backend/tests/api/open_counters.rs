@@ -36,7 +36,7 @@ async fn an_unknown_name_is_not_found_everywhere_and_creates_nothing(cluster: Cl
         refused(&again, 404, "not_found");
     }
     if let Backing::Redis(redis) = &cluster.backing {
-        let keys: Vec<String> = redis.cmd(&["KEYS", "counter:nobody*"]).await;
+        let keys: Vec<String> = redis.cmd(&["KEYS", "counter:*nobody*"]).await;
         assert!(keys.is_empty(), "{keys:?}");
     }
 }

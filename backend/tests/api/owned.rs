@@ -6,6 +6,7 @@ use shared::{CounterMeta, ErrorCode, Role, ServerMessage};
 
 use crate::helpers::Cluster;
 use crate::helpers::cluster::Backing;
+use crate::helpers::layout;
 use crate::helpers::owned::{self, Socket, code_of, create, refused, request};
 
 /// Creating: 201 with two distinct keys, the settings on GET, the name taken afterwards, a
@@ -42,7 +43,7 @@ async fn a_created_counter_has_keys_settings_and_its_name(cluster: Cluster) {
     let empty_body = request(a, "POST", "/api/counters", None, None).await;
     assert_eq!(empty_body.status, 201, "{}", empty_body.body);
     if let Backing::Redis(redis) = &cluster.backing {
-        let meta: Vec<String> = redis.cmd(&["HGETALL", "counter:door-2:meta"]).await;
+        let meta: Vec<String> = redis.cmd(&["HGETALL", &layout::meta("door-2")]).await;
         assert!(
             !meta
                 .iter()

@@ -5,6 +5,7 @@
 use futures_util::StreamExt;
 use shared::{CounterState, ServerMessage};
 
+use crate::helpers::layout;
 use crate::helpers::{Cluster, PATIENCE, WsClient};
 
 /// The next state published on `counter:{name}`, decoded as the subscribers decode it.
@@ -30,7 +31,10 @@ async fn both_scripts_publish_the_state_as_the_subscribers_read_it() {
     let redis = cluster.redis_server();
     let client = redis::Client::open(redis.url()).expect("url");
     let mut pubsub = client.get_async_pubsub().await.expect("subscriber");
-    pubsub.subscribe("counter:door-7").await.expect("subscribe");
+    pubsub
+        .subscribe(&layout::value("door-7"))
+        .await
+        .expect("subscribe");
     let mut messages = pubsub.on_message();
 
     // A change: apply.lua publishes the state it acknowledges.
@@ -50,7 +54,7 @@ async fn both_scripts_publish_the_state_as_the_subscribers_read_it() {
 
     // A value set by hand: reconcile.lua (the socket keeps the counter served, so it is
     // re-read) moves the version past the acknowledged one and publishes the repaired state.
-    let _: () = redis.cmd(&["SET", "counter:door-7", "100"]).await;
+    let _: () = redis.cmd(&["SET", &layout::value("door-7"), "100"]).await;
     let repaired = next_state(&mut messages).await;
     assert_eq!(
         repaired,

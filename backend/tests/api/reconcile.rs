@@ -13,6 +13,7 @@
 use futures_util::StreamExt;
 use shared::{ErrorCode, ServerMessage};
 
+use crate::helpers::layout;
 use crate::helpers::{Cluster, Proxy, RedisServer, Replica, WsClient, eventually};
 
 /// Counters with one socket each on the replica under test.
@@ -58,8 +59,12 @@ async fn changes_are_delivered_while_a_reconcile_of_2000_counters_runs() {
     proxy.hold(":version");
     proxy.wait_until_held().await;
     // Behind the service's back, during the round: one value set, one key of another type.
-    let _: () = redis.cmd(&["SET", "counter:many-1234", "100"]).await;
-    let _: i64 = redis.cmd(&["HSET", "counter:many-77", "a", "1"]).await;
+    let _: () = redis
+        .cmd(&["SET", &layout::value("many-1234"), "100"])
+        .await;
+    let _: i64 = redis
+        .cmd(&["HSET", &layout::value("many-77"), "a", "1"])
+        .await;
     // A round is in progress and cannot end: its reads are in the proxy. Each change must
     // reach B's socket meanwhile (when the round ran in the loop that delivers, none did).
     for value in 1..=3 {
@@ -85,7 +90,7 @@ async fn changes_are_delivered_while_a_reconcile_of_2000_counters_runs() {
         "the damaged counter's socket is told"
     );
     eventually("the damaged key counted", || async {
-        b.metric(r#"counter_store_damaged_total{key="counter:many-77"}"#)
+        b.metric(r#"counter_store_damaged_total{key="counter:{many-77}"}"#)
             .await
     })
     .await;
@@ -105,7 +110,7 @@ async fn an_unchanged_presence_record_is_refreshed_before_it_expires() {
     let _socket = WsClient::connect(&cluster.replicas[0].ws_url("room")).await;
     // The replica's record, `count:expires_at_ms`: its expiry moves on with each write.
     let expiry = || async {
-        let records: Vec<String> = redis.cmd(&["HVALS", "counter:room:presence"]).await;
+        let records: Vec<String> = redis.cmd(&["HVALS", &layout::presence("room")]).await;
         let record = records.first()?;
         assert!(record.starts_with("1:"), "one socket: {record}");
         record.split_once(':')?.1.parse::<u64>().ok()

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use shared::{ErrorCode, ServerMessage};
 
+use crate::helpers::layout;
 use crate::helpers::ws_client::change_frame;
 use crate::helpers::{Cluster, RedisServer, WsClient, eventually};
 
@@ -19,13 +20,25 @@ async fn redis_layout_is_what_an_operator_sees() {
     let answer = replica.increment("global", 7, Some("op-1")).await;
     assert_eq!(answer.status, 200);
     let redis = cluster.redis_server();
-    assert_eq!(redis.get_i64("counter:global").await, Some(7));
-    assert_eq!(redis.get_i64("counter:global:version").await, Some(1));
-    let record: String = redis.cmd(&["GET", "counter:global:op:op-1"]).await;
+    assert_eq!(redis.get_i64(&layout::value("global")).await, Some(7));
+    assert_eq!(redis.get_i64(&layout::version("global")).await, Some(1));
+    let record: String = redis.cmd(&["GET", &layout::op("global", "op-1")]).await;
     // Version 2: value:version, then the delta and whether it can be undone (c).
     assert_eq!(record, "7:1:7:c");
-    let ttl: i64 = redis.cmd(&["TTL", "counter:global:op:op-1"]).await;
+    let ttl: i64 = redis.cmd(&["TTL", &layout::op("global", "op-1")]).await;
     assert!(ttl > 0, "dedupe records expire (ttl {ttl})");
+    // As the README has it, typed into bash: braces around one word are not expanded.
+    let typed = format!("redis-cli -p {} GET counter:{{global}}", redis.port);
+    let output = tokio::process::Command::new("bash")
+        .args(["-c", &typed])
+        .output()
+        .await
+        .expect("run redis-cli in bash");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "7",
+        "{typed}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -34,8 +47,8 @@ async fn key_prefix_separates_deployments() {
     let cluster = Cluster::redis_on(redis, 1, &["--key-prefix", "team2:"]).await;
     cluster.replicas[0].increment("global", 2, None).await;
     let redis = cluster.redis_server();
-    assert_eq!(redis.get_i64("team2:global").await, Some(2));
-    assert_eq!(redis.get_i64("counter:global").await, None);
+    assert_eq!(redis.get_i64("team2:{global}").await, Some(2));
+    assert_eq!(redis.get_i64(&layout::value("global")).await, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +89,7 @@ async fn a_value_set_with_redis_cli_reaches_every_socket() {
     }
     let _: () = cluster
         .redis_server()
-        .cmd(&["SET", "counter:global", "100"])
+        .cmd(&["SET", &layout::value("global"), "100"])
         .await;
     for watcher in &mut watchers {
         watcher.wait_for_value(100).await;
@@ -144,7 +157,7 @@ async fn overflow_is_refused_and_changes_nothing() {
     let replica = &cluster.replicas[0];
     let redis = cluster.redis_server();
     let near_max = (i64::MAX - 1).to_string();
-    let _: () = redis.cmd(&["SET", "counter:big", &near_max]).await;
+    let _: () = redis.cmd(&["SET", &layout::value("big"), &near_max]).await;
     let answer = replica.increment("big", 1, None).await;
     assert_eq!(answer.body["value"].as_i64(), Some(i64::MAX));
 
@@ -164,19 +177,19 @@ async fn overflow_is_refused_and_changes_nothing() {
         ),
         "{reply:?}"
     );
-    assert_eq!(redis.get_i64("counter:big").await, Some(i64::MAX));
-    let not_recorded: Option<String> = redis.cmd(&["GET", "counter:big:op:too-far"]).await;
+    assert_eq!(redis.get_i64(&layout::value("big")).await, Some(i64::MAX));
+    let not_recorded: Option<String> = redis.cmd(&["GET", &layout::op("big", "too-far")]).await;
     assert_eq!(
         not_recorded, None,
         "a refused op is not recorded as applied"
     );
 
     let _: () = redis
-        .cmd(&["SET", "counter:small", &i64::MIN.to_string()])
+        .cmd(&["SET", &layout::value("small"), &i64::MIN.to_string()])
         .await;
     let refused = replica.post("/api/counters/small/decrement", None).await;
     assert_eq!(error_code(&refused.body), Some(ErrorCode::Overflow));
-    assert_eq!(redis.get_i64("counter:small").await, Some(i64::MIN));
+    assert_eq!(redis.get_i64(&layout::value("small")).await, Some(i64::MIN));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,13 +241,16 @@ async fn a_damaged_key_is_refused_and_spares_the_other_counters() {
     let _watching_damaged = WsClient::connect(&replica.ws_url("damaged")).await;
     let _: () = cluster
         .redis_server()
-        .cmd(&["SET", "counter:damaged:version", "not-a-number"])
+        .cmd(&["SET", &layout::version("damaged"), "not-a-number"])
         .await;
     let answer = replica.increment("damaged", 1, Some("d-1")).await;
     assert_eq!(answer.status, 500, "{}", answer.body);
     assert_eq!(answer.body["error"]["code"], "internal");
     assert_eq!(
-        cluster.redis_server().get_i64("counter:damaged").await,
+        cluster
+            .redis_server()
+            .get_i64(&layout::value("damaged"))
+            .await,
         Some(5),
         "nothing was written"
     );

@@ -7,6 +7,7 @@
 use serde_json::json;
 use shared::{ErrorCode, ServerMessage};
 
+use crate::helpers::layout;
 use crate::helpers::{Cluster, Refusal, WsClient, eventually};
 use crate::redis::subscriber_ids;
 
@@ -33,10 +34,14 @@ async fn refused_then_counted_once(refusal: Refusal) {
         "{refusal:?}"
     );
     // Nothing of either change was written: no value, no version, no dedupe record.
-    assert_eq!(redis.get_i64("counter:door").await, Some(1), "{refusal:?}");
-    assert_eq!(redis.get_i64("counter:door:version").await, Some(1));
+    assert_eq!(
+        redis.get_i64(&layout::value("door")).await,
+        Some(1),
+        "{refusal:?}"
+    );
+    assert_eq!(redis.get_i64(&layout::version("door")).await, Some(1));
     for op in ["rest-1", "ws-1"] {
-        let record: Option<String> = redis.cmd(&["GET", &format!("counter:door:op:{op}")]).await;
+        let record: Option<String> = redis.cmd(&["GET", &layout::op("door", op)]).await;
         assert_eq!(record, None, "{refusal:?}: {op} was not recorded");
     }
     // Redis still answers: the replica stays in service for reads and sockets, through
@@ -103,7 +108,7 @@ async fn a_repair_redis_refuses_spares_the_subscriber() {
     // The operator's own write gets through: a script flagged to run out of memory may.
     let by_hand = "#!lua flags=allow-oom\nreturn redis.call('SET', KEYS[1], ARGV[1])";
     let _: () = redis
-        .cmd(&["EVAL", by_hand, "1", "counter:hand", "40"])
+        .cmd(&["EVAL", by_hand, "1", &layout::value("hand"), "40"])
         .await;
     eventually("a refused repair in the log", || async {
         replica

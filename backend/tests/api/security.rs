@@ -4,6 +4,7 @@
 use shared::ServerMessage;
 
 use crate::helpers::acl::{self, ADMIN, AclFile, SERVICE_PASSWORD};
+use crate::helpers::layout;
 use crate::helpers::{Cluster, RedisServer, WsClient, eventually};
 
 /// A Redis started with the shipped ACL file.
@@ -57,7 +58,7 @@ async fn the_service_works_as_its_least_privilege_user() {
         vec!["CONFIG", "GET", "maxmemory"],
         vec!["GET", "other:key"],
         // DEL is the service's since version 2 (deleting an owned counter), RENAME never.
-        vec!["RENAME", "counter:global", "counter:moved"],
+        vec!["RENAME", &layout::value("global"), &layout::value("moved")],
     ] {
         let mut cmd = redis::cmd(command[0]);
         for arg in &command[1..] {

@@ -1,7 +1,7 @@
 //! A running system under test: one store and its replicas.
 
 use super::replica::data_dir_arg;
-use super::{RedisServer, Replica, SentinelGroup, WsClient};
+use super::{RedisServer, Replica, SentinelGroup, WsClient, layout};
 
 /// The store behind a cluster.
 pub enum Backing {
@@ -171,9 +171,9 @@ impl Cluster {
     /// the embedded store.
     pub async fn stored_value(&self, name: &str) -> i64 {
         match &self.backing {
-            Backing::Redis(redis) => redis.get_i64(&format!("counter:{name}")).await.unwrap_or(0),
+            Backing::Redis(redis) => redis.get_i64(&layout::value(name)).await.unwrap_or(0),
             Backing::Sentinel(group) => {
-                let key = format!("counter:{name}");
+                let key = layout::value(name);
                 group.primary().await.get_i64(&key).await.unwrap_or(0)
             }
             Backing::Embedded { .. } => self.replicas[0].state(name).await.value,

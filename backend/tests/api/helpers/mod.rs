@@ -6,6 +6,7 @@
 
 pub mod acl;
 pub mod cluster;
+pub mod layout;
 pub mod load;
 pub mod nginx;
 pub mod owned;
