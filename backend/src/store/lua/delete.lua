@@ -8,18 +8,10 @@
 -- ARGV[1] hash of the key presented, ARGV[2] name, ARGV[3] events channel
 -- Returns {'ok'}, {'not_found'}, {'unauthorized'}, {'forbidden'}, {'damaged', key, why}.
 
-local role, failed = read_role(KEYS[3], ARGV[1])
-if failed then
-  return failed
-end
-if role == 'none' then
-  return {'not_found'}
-end
-if role == 'viewer' then
-  return {'unauthorized'}
-end
-if role ~= 'owner' then
-  return {'forbidden'}
+-- Only the owner; the name is never open here (an open counter has no owner to ask).
+local refused = refusal(KEYS[3], ARGV[1], '0', 'owner')
+if refused then
+  return refused
 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 redis.call('SREM', KEYS[6], ARGV[2])

@@ -9,18 +9,10 @@
 -- Returns {'ok', rev}, {'not_found'}, {'unauthorized'}, {'forbidden'}, {'stale'} (the meta
 -- changed since the caller read it: read again), {'damaged', key, why}, or Redis's error.
 
-local role, failed = read_role(KEYS[1], ARGV[1])
-if failed then
-  return failed
-end
-if role == 'none' then
-  return {'not_found'}
-end
-if role == 'viewer' then
-  return {'unauthorized'}
-end
-if role ~= 'owner' then
-  return {'forbidden'}
+-- Only the owner; the name is never open here (an open counter has no owner to ask).
+local refused = refusal(KEYS[1], ARGV[1], '0', 'owner')
+if refused then
+  return refused
 end
 local rev_now = redis.call('HGET', KEYS[1], 'rev')
 if ARGV[2] ~= '' and rev_now ~= ARGV[2] then
