@@ -60,12 +60,7 @@ end
 -- Nothing may be written before every check has passed: Redis does not roll a script back,
 -- so a failure halfway would leave a change without its version, record, history entry or
 -- PUBLISH, and the client's retry would count it again.
-local value_now, failed = read_value(KEYS[1])
-if failed then
-  return failed
-end
-local version_now
-version_now, failed = read_version(KEYS[2])
+local value_now, version_now, failed = read_state(KEYS[1], KEYS[2])
 if failed then
   return failed
 end

@@ -17,12 +17,7 @@
 if ARGV[5] == '1' and redis.call('EXISTS', KEYS[3]) == 0 then
   return {'gone'}
 end
-local value, failed = read_value(KEYS[1])
-if failed then
-  return failed
-end
-local version
-version, failed = read_version(KEYS[2])
+local value, version, failed = read_state(KEYS[1], KEYS[2])
 if failed then
   return failed
 end

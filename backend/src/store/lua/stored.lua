@@ -52,29 +52,33 @@ local function get(key, missing)
   return stored or missing
 end
 
--- The value a counter's value key holds ('0' when missing), or the reply to return instead.
-local function read_value(key)
-  local value, failed = get(key, '0')
+-- What `key` holds ('0' when missing) if `valid` accepts it, or the reply to return instead:
+-- damage saying `why` when it does not.
+local function read(key, valid, why)
+  local text, failed = get(key, '0')
   if failed then
     return nil, failed
   end
-  if not is_value(value) then
-    return nil, damaged(key, 'does not hold a 64-bit integer')
+  if not valid(text) then
+    return nil, damaged(key, why)
   end
-  return value
+  return text
 end
 
--- The version a counter's version key holds ('0' when missing), or the reply to return
--- instead.
-local function read_version(key)
-  local version, failed = get(key, '0')
+-- A counter's value and version (each '0' when missing), or nil and the reply to return
+-- instead. Both change scripts read a counter through this before their first write.
+local function read_state(value_key, version_key)
+  local value, failed = read(value_key, is_value, 'does not hold a 64-bit integer')
   if failed then
-    return nil, failed
+    return nil, nil, failed
   end
-  if not is_version(version) then
-    return nil, damaged(key, 'does not hold a version from 0 to ' .. MAX_VERSION)
+  local version
+  version, failed = read(version_key, is_version,
+    'does not hold a version from 0 to ' .. MAX_VERSION)
+  if failed then
+    return nil, nil, failed
   end
-  return version
+  return value, version
 end
 
 
