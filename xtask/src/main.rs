@@ -9,7 +9,8 @@
 //! - [`system_packages`]: the Debian packages the tests need (Redis, Chromium);
 //! - [`frontend`]: the Trunk build into `./dist`, skipped when its inputs are unchanged
 //!   ([`freshness`]);
-//! - [`run`], [`test`]: the `run` and `test` tasks;
+//! - [`run`], [`test`]: the `run` and `test` tasks; [`load_balancer`] and [`redis_cluster`]
+//!   start nginx and a local Redis Cluster for `run`;
 //! - [`bench`]: builds what the benchmark measures and runs the load generator (the `bench`
 //!   crate beside this one).
 
@@ -17,6 +18,7 @@ mod bench;
 mod freshness;
 mod frontend;
 mod load_balancer;
+mod redis_cluster;
 mod run;
 mod system_packages;
 mod test;

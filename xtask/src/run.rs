@@ -7,6 +7,9 @@
 //! SIGHUP, or any backend dying) sends each backend SIGTERM and waits for it, so no backend
 //! outlives the task.
 //! Signals need an event loop, hence tokio here (already a workspace dependency).
+//!
+//! `--cluster` starts a local Redis Cluster first ([`redis_cluster`]) and two backends on it
+//! behind nginx; the Redis nodes are supervised like the backends and stopped after them.
 
 use std::env;
 use std::net::{SocketAddr, TcpListener};
@@ -18,7 +21,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use tokio::process::Child;
 
 use crate::workspace::{self, Workspace};
-use crate::{frontend, load_balancer, tools};
+use crate::{frontend, load_balancer, redis_cluster, system_packages, tools};
 
 /// How long the backends get to start listening before the task gives up.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -42,6 +45,10 @@ pub struct Options {
     /// frontend is a release build either way.
     #[arg(long)]
     debug: bool,
+    /// Start a local Redis Cluster (three primaries, three replicas; fresh on every run) and
+    /// at least two backends on it behind nginx: implies --lb and --replicas 2.
+    #[arg(long)]
+    cluster: bool,
 }
 
 /// One backend process started by this task.
@@ -55,8 +62,24 @@ struct Backend {
 }
 
 pub fn run(workspace: &Workspace, options: &Options) -> Result<()> {
-    let redis = env::var_os("REDIS_URL").is_some_and(|url| !url.is_empty());
-    if options.replicas > 1 && !redis {
+    let redis_url = env::var_os("REDIS_URL").is_some_and(|url| !url.is_empty());
+    if options.cluster && redis_url {
+        bail!("--cluster starts its own Redis Cluster: unset REDIS_URL, or leave out --cluster");
+    }
+    let cluster = if options.cluster {
+        system_packages::ensure_cluster_programs(workspace)?;
+        Some(redis_cluster::free_ports()?)
+    } else {
+        None
+    };
+    let redis = redis_url || cluster.is_some();
+    let replicas = if cluster.is_some() {
+        options.replicas.max(2)
+    } else {
+        options.replicas
+    };
+    let lb = options.lb || cluster.is_some();
+    if replicas > 1 && !redis {
         bail!(
             "--replicas {replicas} needs Redis: the embedded store serves a single backend. \
              Start Redis and set REDIS_URL, for example:\n    \
@@ -65,8 +88,8 @@ pub fn run(workspace: &Workspace, options: &Options) -> Result<()> {
         );
     }
     // Behind the load balancer, nginx takes --port and the replicas the ports after it.
-    let first_replica_port = u16::from(options.lb);
-    let addresses = (0..options.replicas)
+    let first_replica_port = u16::from(lb);
+    let addresses = (0..replicas)
         .map(|index| {
             let port = options
                 .port
@@ -98,13 +121,20 @@ pub fn run(workspace: &Workspace, options: &Options) -> Result<()> {
             )
         })?;
     }
-    let store = if redis {
+    let store = if let Some(nodes) = &cluster {
+        format!(
+            "a Redis Cluster of {} nodes ({}); try `redis-cli -c -p {} GET 'counter:{{global}}'`",
+            nodes.len(),
+            redis_cluster::seeds(nodes),
+            nodes[0].port()
+        )
+    } else if redis {
         "Redis at REDIS_URL".to_owned()
     } else {
         let data_dir = env::var("DATA_DIR").unwrap_or_else(|_| "./data".to_owned());
         format!("the embedded store in {data_dir}")
     };
-    let load_balancer = if options.lb {
+    let load_balancer = if lb {
         let public = SocketAddr::from(([127, 0, 0, 1], options.port));
         TcpListener::bind(public)
             .with_context(|| format!("{public} is already in use; pick another --port"))?;
@@ -119,7 +149,14 @@ pub fn run(workspace: &Workspace, options: &Options) -> Result<()> {
         .enable_all()
         .build()
         .context("could not start the tokio runtime")?
-        .block_on(serve(workspace, &binary, &addresses, load_balancer, &store))
+        .block_on(serve(
+            workspace,
+            &binary,
+            &addresses,
+            load_balancer,
+            cluster.as_deref(),
+            &store,
+        ))
 }
 
 /// Installs the frontend tools where missing, then builds the frontend.
@@ -146,16 +183,28 @@ fn build_backend(workspace: &Workspace, debug: bool) -> Result<PathBuf> {
         .join(format!("backend{}", env::consts::EXE_SUFFIX)))
 }
 
-/// Starts one backend per address and supervises them until a stop signal or a failure.
+/// Starts one backend per address (after the Redis Cluster's nodes, if any) and supervises
+/// them until a stop signal or a failure.
 async fn serve(
     workspace: &Workspace,
     binary: &Path,
     addresses: &[SocketAddr],
     load_balancer: Option<(SocketAddr, Vec<String>)>,
+    cluster: Option<&[SocketAddr]>,
     store: &str,
 ) -> Result<()> {
     // Installed before any child exists, so no Ctrl-C can kill xtask and orphan a backend.
     let mut stop = StopSignals::install()?;
+    // The Redis nodes outlive the backends: stopped last, so a draining backend still
+    // reaches its store.
+    let mut nodes = Vec::new();
+    if let Some(cluster) = cluster {
+        let outcome = start_cluster(workspace, cluster, &mut nodes).await;
+        if let Err(error) = outcome {
+            stop_all(&mut nodes).await;
+            return Err(error);
+        }
+    }
     let static_dir = frontend::dist_dir(workspace);
     let mut backends = Vec::with_capacity(addresses.len());
     for &address in addresses {
@@ -165,6 +214,9 @@ async fn serve(
             .arg(address.to_string())
             .arg("--static-dir")
             .arg(&static_dir);
+        if let Some(cluster) = cluster {
+            command.env("REDIS_CLUSTER_NODES", redis_cluster::seeds(cluster));
+        }
         backends.push(Backend::spawn(command, address)?);
     }
     // nginx is supervised like a backend (listed last): it is probed, announced first, and
@@ -185,7 +237,7 @@ async fn serve(
                 break Ok(());
             }
             _ = tick.tick() => {
-                if let Some(failure) = first_exit(&mut backends) {
+                if let Some(failure) = first_exit(&mut backends).or_else(|| first_exit(&mut nodes)) {
                     break Err(failure);
                 }
                 if !announced && all_listening(&backends).await {
@@ -200,7 +252,39 @@ async fn serve(
         }
     };
     stop_all(&mut backends).await;
+    stop_all(&mut nodes).await;
     outcome
+}
+
+/// Starts the cluster's nodes into `nodes` (so the caller stops them whatever happens), waits
+/// until each listens, and joins them.
+async fn start_cluster(
+    workspace: &Workspace,
+    cluster: &[SocketAddr],
+    nodes: &mut Vec<Backend>,
+) -> Result<()> {
+    workspace::step(&format!(
+        "Starting a Redis Cluster of {} nodes",
+        cluster.len()
+    ));
+    let dir = workspace.target_dir().join("xtask-redis-cluster");
+    for &address in cluster {
+        let command = redis_cluster::node_command(workspace, &dir, address)?;
+        let mut node = Backend::spawn(command, address)?;
+        node.url = format!("redis://{address}");
+        nodes.push(node);
+    }
+    let started = Instant::now();
+    while !all_listening(nodes).await {
+        if let Some(failure) = first_exit(nodes) {
+            return Err(failure);
+        }
+        if started.elapsed() > STARTUP_TIMEOUT {
+            bail!("the Redis nodes did not accept connections within {STARTUP_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    redis_cluster::form(workspace, cluster).await
 }
 
 impl Backend {
@@ -232,11 +316,8 @@ fn first_exit(backends: &mut [Backend]) -> Option<anyhow::Error> {
         .iter_mut()
         .find_map(|backend| match backend.child.try_wait() {
             Ok(None) => None,
-            Ok(Some(status)) => Some(anyhow!("the backend at {} exited ({status})", backend.url)),
-            Err(error) => Some(anyhow!(
-                "could not check the backend at {}: {error}",
-                backend.url
-            )),
+            Ok(Some(status)) => Some(anyhow!("{} exited ({status})", backend.url)),
+            Err(error) => Some(anyhow!("could not check {}: {error}", backend.url)),
         })
 }
 
@@ -285,7 +366,7 @@ async fn stop_all(backends: &mut [Backend]) {
             .is_err()
         {
             eprintln!(
-                "the backend at {} did not stop within {STOP_TIMEOUT:?}; killing it",
+                "{} did not stop within {STOP_TIMEOUT:?}; killing it",
                 backend.url
             );
             let _ = backend.child.kill().await;

@@ -45,11 +45,28 @@ const TEST_REQUIREMENTS: [Requirement; 6] = [
     },
 ];
 
+/// What `cargo xtask run --cluster` starts: six Redis servers joined by `redis-cli`, and
+/// nginx in front of the replicas.
+const CLUSTER_PROGRAMS: [&str; 3] = ["redis-server", "redis-cli", "nginx"];
+
 /// Makes sure every program the tests start is on `PATH`, installing the missing packages with
 /// apt when running as root on Debian. Prints one line per package installed.
 pub fn ensure_test_programs(workspace: &Workspace) -> Result<()> {
+    ensure(workspace, "the tests", |_| true)
+}
+
+/// Makes sure what a local Redis Cluster behind nginx needs is on `PATH`, as for the tests.
+pub fn ensure_cluster_programs(workspace: &Workspace) -> Result<()> {
+    ensure(workspace, "--cluster", |requirement| {
+        CLUSTER_PROGRAMS.contains(&requirement.program)
+    })
+}
+
+/// Installs the missing programs of the requirements `wanted` picks; `who` needs them.
+fn ensure(workspace: &Workspace, who: &str, wanted: impl Fn(&Requirement) -> bool) -> Result<()> {
     let missing: Vec<&Requirement> = TEST_REQUIREMENTS
         .iter()
+        .filter(|requirement| wanted(requirement))
         .filter(|requirement| workspace.find_program(requirement.program).is_none())
         .collect();
     if missing.is_empty() {
@@ -68,13 +85,13 @@ pub fn ensure_test_programs(workspace: &Workspace) -> Result<()> {
 
     if workspace.find_program("apt-get").is_none() {
         bail!(
-            "the tests need {programs}, which are not on PATH. Install them with your system's \
+            "{who} needs {programs}, which are not on PATH. Install them with your system's \
              package manager (Debian packages: {packages})"
         );
     }
     if !is_root(workspace) {
         bail!(
-            "the tests need {programs}, which are not on PATH. Install them with:\n    \
+            "{who} needs {programs}, which are not on PATH. Install them with:\n    \
              sudo apt-get install {packages}"
         );
     }
