@@ -321,7 +321,12 @@ mod tests {
         .expect("seed nodes alone");
         assert_eq!(
             cluster.redis_cluster_seeds(),
-            Some(&["redis://10.0.0.1:7000".to_owned(), "redis://10.0.0.2:7000".to_owned()][..])
+            Some(
+                &[
+                    "redis://10.0.0.1:7000".to_owned(),
+                    "redis://10.0.0.2:7000".to_owned()
+                ][..]
+            )
         );
         assert_eq!(cluster.redis_url, None);
         let both = Config::try_parse_from([

@@ -21,7 +21,9 @@ pub async fn run(
     reconcile_every: Duration,
     shutdown: CancellationToken,
 ) {
-    tracing::warn!("Redis Cluster: no pub/sub subscriber yet; other replicas' changes arrive by reconcile");
+    tracing::warn!(
+        "Redis Cluster: no pub/sub subscriber yet; other replicas' changes arrive by reconcile"
+    );
     loop {
         let round = reconcile::round(store.clone(), hub.clone(), metrics.clone());
         match shutdown.run_until_cancelled(round).await {

@@ -96,19 +96,21 @@ impl RedisStore {
         let keys = &self.inner.keys;
         let mut calls = Vec::new();
         for (name, _, owned) in chunk.iter().filter(|(_, known, _)| known.is_some()) {
-            calls.push(Call::Command(redis::cmd("GET").arg(keys.value(name)).clone()));
-            calls.push(Call::Command(redis::cmd("GET").arg(keys.version(name)).clone()));
+            calls.push(Call::Command(
+                redis::cmd("GET").arg(keys.value(name)).clone(),
+            ));
+            calls.push(Call::Command(
+                redis::cmd("GET").arg(keys.version(name)).clone(),
+            ));
             // An owned counter is unchanged only while it exists: a deletion whose event
             // this replica missed is the script's to report.
             if *owned {
-                calls.push(Call::Command(redis::cmd("EXISTS").arg(keys.meta(name)).clone()));
+                calls.push(Call::Command(
+                    redis::cmd("EXISTS").arg(keys.meta(name)).clone(),
+                ));
             }
         }
-        let mut replies = self
-            .batch(None, calls)
-            .await?
-            .into_iter()
-            .map(Result::ok);
+        let mut replies = self.batch(None, calls).await?.into_iter().map(Result::ok);
         Ok(chunk
             .iter()
             .map(|(_, known, owned)| {
@@ -320,7 +322,10 @@ mod tests {
     fn a_key_holds_a_state_only_as_the_scripts_write_it() {
         let bulk = |text: &str| Some(Some(Value::BulkString(text.as_bytes().to_vec())));
         assert!(holds(bulk("17"), "17"));
-        assert!(holds(Some(Some(Value::Nil)), "0"), "a missing key reads as 0");
+        assert!(
+            holds(Some(Some(Value::Nil)), "0"),
+            "a missing key reads as 0"
+        );
         assert!(!holds(Some(Some(Value::Nil)), "17"));
         assert!(
             !holds(bulk("017"), "17"),

@@ -153,7 +153,10 @@ impl RedisStore {
             if self.bounded(exists.query_async::<u64>(&mut conn)).await? > 0 {
                 return Ok(());
             }
-            let remove = redis::cmd("SREM").arg(keys.owned()).arg(name.as_str()).clone();
+            let remove = redis::cmd("SREM")
+                .arg(keys.owned())
+                .arg(name.as_str())
+                .clone();
             self.bounded(remove.query_async::<u64>(&mut conn)).await?;
             Ok::<_, StoreError>(())
         }
@@ -241,7 +244,10 @@ impl RedisStore {
         if cluster {
             // The counter is gone; a failure here leaves its place taken (the bound one
             // lower), and the owner is answered as for a completed delete.
-            let remove = redis::cmd("SREM").arg(keys.owned()).arg(name.as_str()).clone();
+            let remove = redis::cmd("SREM")
+                .arg(keys.owned())
+                .arg(name.as_str())
+                .clone();
             if let Err(err) = self.bounded(remove.query_async::<u64>(&mut conn)).await {
                 tracing::warn!(counter = %name, error = %err, "a deleted counter keeps its place among the owned counters");
             }
