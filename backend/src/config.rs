@@ -68,6 +68,19 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// A Redis Cluster to keep counters in, instead of --redis-url: some of its nodes,
+    /// comma-separated (`redis://[user:password@]host:port`, one login for all), from which
+    /// the replica learns the rest. Changes are announced with sharded pub/sub (`SPUBLISH`
+    /// on `counter:{name}`).
+    #[arg(
+        long,
+        env = "REDIS_CLUSTER_NODES",
+        hide_env_values = true,
+        value_delimiter = ',',
+        conflicts_with = "redis_url"
+    )]
+    pub redis_cluster_nodes: Vec<String>,
+
     /// Acknowledge a change only once this many Redis replicas hold it (`WAIT` after each
     /// change), so that a failover to one of them cannot lose it. 0: once the primary has
     /// applied it. A change the replicas do not confirm in time is answered 503
@@ -232,6 +245,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// `--redis-cluster-nodes`, when it names any node.
+    pub fn redis_cluster_seeds(&self) -> Option<&[String]> {
+        let seeds = &self.redis_cluster_nodes;
+        seeds
+            .iter()
+            .any(|seed| !seed.trim().is_empty())
+            .then_some(seeds.as_slice())
+    }
+
     /// `--redis-wait-replicas` and its timeout, when the option is on.
     pub fn replica_wait(&self) -> Option<ReplicaWait> {
         (self.redis_wait_replicas > 0).then(|| ReplicaWait {
@@ -282,5 +304,41 @@ impl Config {
 
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_millis(self.shutdown_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_is_named_instead_of_a_redis_url_never_beside_it() {
+        let cluster = Config::try_parse_from([
+            "backend",
+            "--redis-cluster-nodes",
+            "redis://10.0.0.1:7000,redis://10.0.0.2:7000",
+        ])
+        .expect("seed nodes alone");
+        assert_eq!(
+            cluster.redis_cluster_seeds(),
+            Some(
+                &[
+                    "redis://10.0.0.1:7000".to_owned(),
+                    "redis://10.0.0.2:7000".to_owned()
+                ][..]
+            )
+        );
+        assert_eq!(cluster.redis_url, None);
+        let both = Config::try_parse_from([
+            "backend",
+            "--redis-url",
+            "redis://127.0.0.1/",
+            "--redis-cluster-nodes",
+            "redis://10.0.0.1:7000",
+        ]);
+        let err = both.expect_err("both at once is refused");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let neither = Config::try_parse_from(["backend"]).expect("the embedded store");
+        assert_eq!(neither.redis_cluster_seeds(), None);
     }
 }

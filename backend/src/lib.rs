@@ -55,7 +55,7 @@ use crate::metrics::Metrics;
 use crate::public_hosts::{InvalidHost, PublicHosts};
 use crate::serving::Serving;
 use crate::state::AppState;
-use crate::store::redis::RedisSettings;
+use crate::store::redis::{RedisAt, RedisSettings};
 use crate::store::{EmbeddedStore, RedisStore, Store};
 
 /// How long shutdown waits for the background tasks (subscriber, presence) to end.
@@ -92,14 +92,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Star
     let drain_time = ws::drain_time(&config);
     // With Redis, other replicas' changes reach this one once the subscriber is live.
     let metrics = Arc::new(Metrics::default());
-    let hub = Hub::new(config.redis_url.is_none(), metrics.fanout_latency.clone());
+    let redis_at = match (&config.redis_url, config.redis_cluster_seeds()) {
+        (Some(url), _) => Some(RedisAt::Url(url)),
+        (None, Some(seeds)) => Some(RedisAt::Cluster(seeds)),
+        (None, None) => None,
+    };
+    let hub = Hub::new(redis_at.is_none(), metrics.fanout_latency.clone());
     let tasks = TaskTracker::new();
     let serving = Arc::new(Serving::new(shutdown.clone()));
 
-    let store = match &config.redis_url {
-        Some(url) => {
+    let store = match redis_at {
+        Some(at) => {
             let store = RedisStore::new(RedisSettings {
-                url,
+                at,
                 ca_file: config.redis_ca_file.as_deref(),
                 key_prefix: &config.key_prefix,
                 op_ttl: config.op_ttl(),

@@ -301,7 +301,7 @@ async fn redis_benchmark(bench: &Bench) -> Result<(f64, f64)> {
             "increment",
             "0",
         ])
-        .args(["100000", "rb-op", "", "1"])
+        .args(["100000", "rb-op", "", "1", "PUBLISH"])
         .output()
         .await
         .context("could not run redis-benchmark")?;

@@ -8,6 +8,7 @@
 //!   pub/sub may have dropped some, in a task of their own.
 //! - [`presence`]: how many people watch each counter over all replicas, once a second.
 
+pub mod cluster_stopgap;
 pub mod hub;
 pub mod presence;
 pub mod reconcile;

@@ -38,6 +38,11 @@ pub async fn run(
     close_after: Option<Duration>,
     shutdown: CancellationToken,
 ) {
+    if store.is_cluster() {
+        // STOPGAP until the fan-out subscribes on a cluster (see cluster_stopgap.rs).
+        let stopgap = super::cluster_stopgap::run(store, hub, metrics, reconcile_every, shutdown);
+        return stopgap.await;
+    }
     let mut backoff = Duration::from_millis(50);
     // When the subscriber last went down, while its sockets are still open.
     let mut lost_since: Option<Instant> = None;

@@ -10,6 +10,7 @@
 //! [`redis_target`]); [`replica_wait`] sends changes that must reach replicas before their
 //! ack. [`upgrade`] moves keys of version 1's layout to the hash-tagged one ([`keys`]).
 
+pub mod cluster;
 pub mod embedded;
 pub mod history;
 pub mod keys;

@@ -1,7 +1,8 @@
 //! The Redis store: every change is one EVALSHA of `lua/apply.lua` over one multiplexed
 //! connection per replica; changes reach other replicas through Redis pub/sub, which the
 //! fan-out's subscriber follows (`fanout/subscriber.rs`). The connections go to the primary
-//! of one server or of a Sentinel-watched group, and follow it (`primary.rs`).
+//! of one server or of a Sentinel-watched group, and follow it (`primary.rs`), or to a Redis
+//! Cluster (`cluster.rs`).
 
 use std::future::Future;
 use std::path::Path;
@@ -12,6 +13,7 @@ use redis::aio::ConnectionManagerConfig;
 use redis::{Client, RedisError, Script, ScriptInvocation, TlsCertificates};
 use shared::{CounterName, CounterState};
 
+use super::cluster::{ClusterNodes, Connection, Nodes};
 use super::keys::Keys;
 use super::primary::Primary;
 use super::redis_target::RedisTarget;
@@ -50,6 +52,12 @@ const UPDATE_SCRIPT: &str = concat!(
     include_str!("lua/stored.lua"),
     include_str!("lua/update.lua")
 );
+/// Redis Cluster only: a place in the set of owned counters, taken before `create.lua`
+/// (`redis/owned.rs`).
+const RESERVE_SCRIPT: &str = concat!(
+    include_str!("lua/stored.lua"),
+    include_str!("lua/reserve.lua")
+);
 const DELETE_SCRIPT: &str = concat!(
     include_str!("lua/stored.lua"),
     include_str!("lua/delete.lua")
@@ -68,6 +76,8 @@ struct Scripts {
     create: Script,
     update: Script,
     delete: Script,
+    /// `lua/reserve.lua`: on a Redis Cluster, the bound of owned counters.
+    reserve: Script,
 }
 
 /// A Redis-backed store, shared by every request of one replica.
@@ -79,8 +89,8 @@ pub struct RedisStore {
 
 struct Inner {
     /// The primary's connections (the command connection, and the subscriber's client),
-    /// which follow a failover.
-    primary: Arc<Primary>,
+    /// which follow a failover; or the cluster's connection.
+    nodes: Nodes,
     /// Key and channel names.
     keys: Keys,
     /// The Lua scripts every operation runs.
@@ -98,10 +108,19 @@ struct Inner {
     history_limit: u64,
 }
 
+/// Where Redis is: `--redis-url` or `--redis-cluster-nodes`.
+#[derive(Clone, Copy, Debug)]
+pub enum RedisAt<'a> {
+    /// `--redis-url`: one server, or `redis+sentinel://` sentinels and a master name.
+    Url(&'a str),
+    /// `--redis-cluster-nodes`: seed nodes of a Redis Cluster.
+    Cluster(&'a [String]),
+}
+
 /// Where Redis is and how the replica talks to it (`--redis-*` flags).
 pub struct RedisSettings<'a> {
-    /// `--redis-url`: one server, or `redis+sentinel://` sentinels and a master name.
-    pub url: &'a str,
+    /// `--redis-url` or `--redis-cluster-nodes`.
+    pub at: RedisAt<'a>,
     /// `--redis-ca-file`, for `rediss://`.
     pub ca_file: Option<&'a Path>,
     /// `--key-prefix`.
@@ -120,7 +139,25 @@ impl RedisStore {
     /// Prepares the connection without waiting for Redis, so a replica starts (not ready)
     /// while Redis is down and becomes ready when it appears.
     pub fn new(settings: RedisSettings<'_>) -> Result<Self, RedisError> {
-        let target = match (RedisTarget::parse(settings.url)?, settings.ca_file) {
+        let url = match settings.at {
+            RedisAt::Url(url) => url,
+            RedisAt::Cluster(seeds) => {
+                if settings.ca_file.is_some() || settings.wait.is_some() {
+                    return Err(RedisError::from((
+                        redis::ErrorKind::InvalidClientConfig,
+                        "--redis-ca-file and --redis-wait-replicas are not supported with \
+                         --redis-cluster-nodes",
+                    )));
+                }
+                let cluster = ClusterNodes::new(seeds, settings.timeout)?;
+                return Ok(Self::with_nodes(
+                    Nodes::Cluster(Arc::new(cluster)),
+                    None,
+                    &settings,
+                ));
+            }
+        };
+        let target = match (RedisTarget::parse(url)?, settings.ca_file) {
             (RedisTarget::Server(_), Some(path)) => {
                 let root_cert = std::fs::read(path).map_err(|err| {
                     RedisError::from((
@@ -133,7 +170,7 @@ impl RedisStore {
                     client_tls: None,
                     root_cert: Some(root_cert),
                 };
-                RedisTarget::Server(Client::build_with_tls(settings.url, certificates)?)
+                RedisTarget::Server(Client::build_with_tls(url, certificates)?)
             }
             (RedisTarget::Sentinel(_), Some(_)) => {
                 return Err(RedisError::from((
@@ -160,6 +197,14 @@ impl RedisStore {
             let script = Script::new(APPLY_SCRIPT);
             (wait, GroupedChanges::start(wait, primary.clone(), script))
         });
+        Ok(Self::with_nodes(Nodes::Primary(primary), wait, &settings))
+    }
+
+    fn with_nodes(
+        nodes: Nodes,
+        wait: Option<(ReplicaWait, GroupedChanges)>,
+        settings: &RedisSettings<'_>,
+    ) -> Self {
         let replica_id = format!(
             "{}-{}",
             std::process::id(),
@@ -168,9 +213,9 @@ impl RedisStore {
                 .unwrap_or_default()
                 .as_nanos()
         );
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
-                primary,
+                nodes,
                 keys: Keys::new(settings.key_prefix),
                 scripts: Scripts {
                     apply: Script::new(APPLY_SCRIPT),
@@ -179,6 +224,7 @@ impl RedisStore {
                     create: Script::new(CREATE_SCRIPT),
                     update: Script::new(UPDATE_SCRIPT),
                     delete: Script::new(DELETE_SCRIPT),
+                    reserve: Script::new(RESERVE_SCRIPT),
                 },
                 history_limit: settings.history_limit.max(1),
                 replica_id,
@@ -186,19 +232,43 @@ impl RedisStore {
                 timeout: settings.timeout,
                 wait,
             }),
-        })
+        }
     }
 
     /// Opens the subscriber's own connection (pub/sub takes a connection over); `None`
     /// while Sentinel has named no primary yet.
     pub fn client(&self) -> Option<Client> {
-        self.inner.primary.client()
+        match &self.inner.nodes {
+            Nodes::Primary(primary) => primary.client(),
+            Nodes::Cluster(_) => None,
+        }
+    }
+
+    /// Whether the store is a Redis Cluster: then changes are announced with `SPUBLISH` on
+    /// each counter's channel (`counter:{name}`, `counter:{name}:events`), which a
+    /// subscriber hears with `SSUBSCRIBE` on the node owning the channel's slot, and
+    /// [`RedisStore::client`] is `None`.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.nodes.is_cluster()
+    }
+
+    /// On a Redis Cluster, a builder for the subscriber's own cluster client: the same seed
+    /// nodes, login, RESP3 and timeouts as the store's, and no push sender (the subscriber
+    /// adds its own, `ClusterClientBuilder::push_sender`, and then `ssubscribe`s on the
+    /// connection it gets). `None` on one server or Sentinel.
+    pub fn cluster_subscriber_builder(&self) -> Option<redis::cluster::ClusterClientBuilder> {
+        match &self.inner.nodes {
+            Nodes::Primary(_) => None,
+            Nodes::Cluster(cluster) => Some(cluster.builder()),
+        }
     }
 
     /// Asks Sentinel for the primary again (when the replica follows one) and waits for the
     /// answer: the subscriber does before it subscribes again.
     pub async fn follow_primary(&self) {
-        self.inner.primary.follow().await;
+        if let Nodes::Primary(primary) = &self.inner.nodes {
+            primary.follow().await;
+        }
     }
 
     /// Key and channel names, for the subscriber's pattern and channels.
@@ -221,27 +291,38 @@ impl RedisStore {
         let call = async {
             call.await.map_err(|err| {
                 if err.code() == Some("READONLY") {
-                    self.inner.primary.nudge();
+                    self.inner.nodes.nudge();
                 }
                 store_error(err)
             })
         };
         let result = super::within(self.inner.timeout, "Redis", call).await;
         if let Err(StoreError::Unavailable(_)) = &result {
-            self.inner.primary.nudge();
+            self.inner.nodes.nudge();
         }
         result
     }
 
-    /// A connection to the primary: `commands` for most calls, `changes` for changes.
-    fn connection(
+    /// A connection to the primary (`commands` for most calls, `changes` for changes), or
+    /// to the cluster, opened within the replica's deadline.
+    async fn connection(
         &self,
         pick: fn(&Primary) -> Option<redis::aio::ConnectionManager>,
-    ) -> Result<redis::aio::ConnectionManager, StoreError> {
-        pick(&self.inner.primary).ok_or_else(|| {
-            self.inner.primary.nudge();
-            StoreError::Unavailable("Sentinel has named no Redis primary yet".into())
-        })
+    ) -> Result<Connection, StoreError> {
+        let connect = async {
+            self.inner
+                .nodes
+                .connection(pick)
+                .await
+                .map_err(StoreError::Unavailable)
+        };
+        super::within(self.inner.timeout, "Redis", connect).await
+    }
+
+    /// `PUBLISH` on one server, `SPUBLISH` on a cluster: the command the scripts announce a
+    /// change with (see [`Nodes::publish_command`]).
+    fn publish_command(&self) -> &'static str {
+        self.inner.nodes.publish_command()
     }
 
     pub async fn apply(
@@ -281,10 +362,11 @@ impl RedisStore {
             .arg(self.inner.history_limit)
             .arg(op_id.map(|id| id.as_str()).unwrap_or_default())
             .arg(write.label().unwrap_or_default())
-            .arg(if op_id.is_some() { "1" } else { "0" });
+            .arg(if op_id.is_some() { "1" } else { "0" })
+            .arg(self.publish_command());
         let reply: Vec<String> = match &self.inner.wait {
             None => {
-                let mut conn = self.connection(Primary::changes)?;
+                let mut conn = self.connection(Primary::changes).await?;
                 self.bounded(invocation.invoke_async(&mut conn)).await?
             }
             Some((wait, grouped)) => {
@@ -295,7 +377,7 @@ impl RedisStore {
                 );
                 if changed && confirmed.replicas < wait.replicas {
                     // Replicas missing may also mean this primary was replaced and lost its own.
-                    self.inner.primary.nudge();
+                    self.inner.nodes.nudge();
                     return Err(StoreError::Unavailable(format!(
                         "{} of {} replicas confirmed the change within {:?}",
                         confirmed.replicas, wait.replicas, wait.timeout
@@ -341,7 +423,7 @@ impl RedisStore {
         owned: bool,
     ) -> Result<CounterState, StoreError> {
         let invocation = self.reconcile_invocation(name, known, owned);
-        let mut conn = self.connection(Primary::commands)?;
+        let mut conn = self.connection(Primary::commands).await?;
         let reply: Vec<String> = self.bounded(invocation.invoke_async(&mut conn)).await?;
         state_of(&self.inner.keys, name, &reply)
     }
@@ -367,7 +449,8 @@ impl RedisStore {
             .arg(known_version)
             .arg(keys.channel(name))
             .arg(name.as_str())
-            .arg(if owned { "1" } else { "0" });
+            .arg(if owned { "1" } else { "0" })
+            .arg(self.publish_command());
         invocation
     }
 
@@ -375,7 +458,7 @@ impl RedisStore {
     /// refuses writes after a failed save: it still answers, reads and fan-out go on, and
     /// changes are answered `unavailable` until it accepts writes again.
     pub async fn ready(&self) -> Result<(), StoreError> {
-        let mut conn = self.connection(Primary::commands)?;
+        let mut conn = self.connection(Primary::commands).await?;
         let ping = redis::cmd("PING");
         match self.bounded(ping.query_async::<String>(&mut conn)).await {
             Ok(_) | Err(StoreError::Refused(_)) => Ok(()),

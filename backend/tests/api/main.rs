@@ -23,6 +23,7 @@ mod protocol;
 mod publish;
 mod reconcile;
 mod redis;
+mod redis_cluster;
 mod refusals;
 mod security;
 mod slow_clients;

@@ -1,5 +1,5 @@
 -- Applies one change atomically: access, dedupe, the change, version bump, history entry,
--- PUBLISH.
+-- PUBLISH (SPUBLISH on a Redis Cluster).
 --
 -- Doing it all in one script is what makes the system correct: the dedupe check and the
 -- change cannot be split by another replica's retry; PUBLISH happens in apply order, so
@@ -14,7 +14,8 @@
 -- ARGV[3] channel, ARGV[4] name, ARGV[5] '1' when the name is open, ARGV[6] hash of the
 -- key presented ('' for none), ARGV[7] kind ('increment', 'decrement', 'set', 'undo'),
 -- ARGV[8] the value to set (set), ARGV[9] history entries kept, ARGV[10] op_id ('' for
--- none), ARGV[11] label ('' for none), ARGV[12] '1' when KEYS[5] is this change's op record.
+-- none), ARGV[11] label ('' for none), ARGV[12] '1' when KEYS[5] is this change's op record,
+-- ARGV[13] the publish command ('PUBLISH', or 'SPUBLISH' on a Redis Cluster).
 -- Returns {'ok', value, version}, {'dup', value, version}, {'overflow'}, {'not_found'},
 -- {'unauthorized'}, {'forbidden'}, {'unknown_op'}, {'conflict', why},
 -- {'damaged', key, why}, or Redis's error when it refuses to write now.
@@ -118,5 +119,5 @@ end
 -- The history entry: its stream ID holds the server's time in milliseconds.
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 'k', kind, 'd', delta, 'v', value,
   'n', version, 'o', ARGV[10], 'l', ARGV[11])
-publish_state(ARGV[3], ARGV[4], value, version)
+publish_state(ARGV[13], ARGV[3], ARGV[4], value, version)
 return {'ok', value, version}

@@ -2,9 +2,11 @@
 -- the set that --max-counters bounds, and a `meta` event for every replica.
 --
 -- KEYS[1] value, KEYS[2] version, KEYS[3] meta hash, KEYS[4] history stream, KEYS[5] the
--- set of owned counters
+-- set of owned counters, on one server only: on a Redis Cluster that set lies in another
+-- slot, and the store keeps it outside this script (store/redis/owned.rs).
 -- ARGV[1] name, ARGV[2] most owned counters, ARGV[3] owner key hash, ARGV[4] staff key
--- hash, ARGV[5] title ('' none), ARGV[6] capacity ('' none), ARGV[7] events channel
+-- hash, ARGV[5] title ('' none), ARGV[6] capacity ('' none), ARGV[7] events channel,
+-- ARGV[8] the publish command ('PUBLISH', or 'SPUBLISH' on a Redis Cluster)
 -- Returns {'ok', rev}, {'name_taken'}, {'limit_reached'}, {'damaged', key, why}, or Redis's
 -- error when it refuses to write now. The helpers are in stored.lua, loaded before this.
 
@@ -12,12 +14,15 @@
 if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) > 0 then
   return {'name_taken'}
 end
-local failed = check_type(KEYS[5], 'set')
-if failed then
-  return failed
-end
-if redis.call('SCARD', KEYS[5]) >= tonumber(ARGV[2]) then
-  return {'limit_reached'}
+local owned = KEYS[5]
+if owned then
+  local failed = check_type(owned, 'set')
+  if failed then
+    return failed
+  end
+  if redis.call('SCARD', owned) >= tonumber(ARGV[2]) then
+    return {'limit_reached'}
+  end
 end
 local rev = next_rev('')
 local fields = {'owner', ARGV[3], 'staff', ARGV[4], 'rev', rev}
@@ -34,6 +39,8 @@ local written = redis.pcall('HSET', KEYS[3], unpack(fields))
 if type(written) == 'table' and written.err then
   return written
 end
-redis.call('SADD', KEYS[5], ARGV[1])
-redis.call('PUBLISH', ARGV[7], 'meta')
+if owned then
+  redis.call('SADD', owned, ARGV[1])
+end
+redis.call(ARGV[8], ARGV[7], 'meta')
 return {'ok', rev}

@@ -8,7 +8,8 @@
 --
 -- KEYS[1] value key, KEYS[2] version key, KEYS[3] meta hash
 -- ARGV[1] known value ('' when this replica knows none), ARGV[2] known version,
--- ARGV[3] channel, ARGV[4] name, ARGV[5] '1' when this replica knows the counter as owned
+-- ARGV[3] channel, ARGV[4] name, ARGV[5] '1' when this replica knows the counter as owned,
+-- ARGV[6] the publish command ('PUBLISH', or 'SPUBLISH' on a Redis Cluster)
 -- Returns {'ok', value, version}, {'gone'} (an owned counter that was deleted: nothing is
 -- repaired, which would bring a deleted counter's keys back), {'damaged', key, why}, or
 -- Redis's error when it refuses a repair. `publish_state` is defined in publish_state.lua and the readers in stored.lua,
@@ -33,7 +34,7 @@ if known_value ~= '' and is_version(known) and known ~= MAX_VERSION then
     redis.call('SET', KEYS[2], known)
     redis.call('INCR', KEYS[2])
     version = redis.call('GET', KEYS[2])
-    publish_state(ARGV[3], ARGV[4], value, version)
+    publish_state(ARGV[6], ARGV[3], ARGV[4], value, version)
   end
 end
 return {'ok', value, version}

@@ -5,7 +5,8 @@
 --
 -- KEYS[1] meta hash
 -- ARGV[1] hash of the key presented, ARGV[2] the revision the caller read ('' any),
--- ARGV[3] events channel, ARGV[4] n, then n field/value pairs to set, then fields to remove.
+-- ARGV[3] events channel, ARGV[4] the publish command ('PUBLISH', or 'SPUBLISH' on a Redis
+-- Cluster), ARGV[5] n, then n field/value pairs to set, then fields to remove.
 -- Returns {'ok', rev}, {'not_found'}, {'unauthorized'}, {'forbidden'}, {'stale'} (the meta
 -- changed since the caller read it: read again), {'damaged', key, why}, or Redis's error.
 
@@ -20,16 +21,16 @@ if ARGV[2] ~= '' and rev_now ~= ARGV[2] then
 end
 local rev = next_rev(rev_now)
 local fields = {'rev', rev}
-local n = tonumber(ARGV[4])
-for i = 5, 4 + 2 * n do
+local n = tonumber(ARGV[5])
+for i = 6, 5 + 2 * n do
   table.insert(fields, ARGV[i])
 end
 local written = redis.pcall('HSET', KEYS[1], unpack(fields))
 if type(written) == 'table' and written.err then
   return written
 end
-for i = 5 + 2 * n, #ARGV do
+for i = 6 + 2 * n, #ARGV do
   redis.call('HDEL', KEYS[1], ARGV[i])
 end
-redis.call('PUBLISH', ARGV[3], 'meta')
+redis.call(ARGV[4], ARGV[3], 'meta')
 return {'ok', rev}

@@ -8,6 +8,11 @@
 //! Redis refuses, fails that counter and no other. Only a failure of the connection itself
 //! (or its deadline) fails a batch.
 //!
+//! On a Redis Cluster a pipeline must stay within one slot, and every counter has its own:
+//! there the same calls go as concurrent single commands over the cluster connection, which
+//! pipelines those bound for one node by itself. Each still keeps its own answer; the batch
+//! fails only when every call failed for want of an answer.
+//!
 //! A Lua call costs Redis several microseconds, a plain read a fraction of one, so the
 //! common case takes no script: a counter whose keys hold exactly the state this replica
 //! knows is read with two GETs, and a presence total is read with HGETALL; only a counter
@@ -16,10 +21,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use redis::{FromRedisValue, Pipeline, Script, ScriptInvocation, Value};
+use futures_util::future::join_all;
+use redis::{Cmd, FromRedisValue, Script, ScriptInvocation, Value};
 use shared::{CounterName, CounterState};
 
-use super::{RedisStore, state_of, store_error};
+use super::{Connection, RedisStore, state_of, store_error};
 use crate::store::primary::Primary;
 use crate::store::{Presence, StoreError};
 
@@ -61,7 +67,7 @@ impl RedisStore {
             let mut replies = if calls.is_empty() {
                 Vec::new()
             } else {
-                self.pipelined::<Vec<String>>(&self.inner.scripts.reconcile, &calls)
+                self.pipelined::<Vec<String>>(&self.inner.scripts.reconcile, calls)
                     .await?
             }
             .into_iter();
@@ -88,23 +94,30 @@ impl RedisStore {
     /// unknown state) is left to it, the one judge of what a key holds.
     async fn unchanged(&self, chunk: &[Served]) -> Result<Vec<bool>, StoreError> {
         let keys = &self.inner.keys;
-        let mut pipe = redis::pipe();
+        let mut calls = Vec::new();
         for (name, _, owned) in chunk.iter().filter(|(_, known, _)| known.is_some()) {
-            pipe.get(keys.value(name)).get(keys.version(name));
+            calls.push(Call::Command(
+                redis::cmd("GET").arg(keys.value(name)).clone(),
+            ));
+            calls.push(Call::Command(
+                redis::cmd("GET").arg(keys.version(name)).clone(),
+            ));
             // An owned counter is unchanged only while it exists: a deletion whose event
             // this replica missed is the script's to report.
             if *owned {
-                pipe.exists(keys.meta(name));
+                calls.push(Call::Command(
+                    redis::cmd("EXISTS").arg(keys.meta(name)).clone(),
+                ));
             }
         }
-        let mut replies = self.query(&mut pipe).await?.into_iter();
+        let mut replies = self.batch(None, calls).await?.into_iter().map(Result::ok);
         Ok(chunk
             .iter()
             .map(|(_, known, owned)| {
                 let Some(state) = known else { return false };
                 let value = holds(replies.next(), &state.value.to_string());
                 let version = holds(replies.next(), &state.version.to_string());
-                let exists = !owned || matches!(replies.next(), Some(Value::Int(1)));
+                let exists = !owned || matches!(replies.next(), Some(Some(Value::Int(1))));
                 value && version && exists
             })
             .collect())
@@ -116,24 +129,26 @@ impl RedisStore {
     pub async fn presence_many(&self, counts: &[Presence]) -> Result<PerCounter<u64>, StoreError> {
         let mut totals = Vec::with_capacity(counts.len());
         for chunk in counts.chunks(CHUNK) {
-            let mut pipe = redis::pipe();
-            if chunk.iter().any(|count| count.record) {
-                // As in `pipelined`: Redis may have forgotten the script.
-                pipe.load_script(&self.inner.scripts.presence).ignore();
-            }
-            pipe.cmd("TIME");
+            let script = &self.inner.scripts.presence;
+            // As in `pipelined`: Redis may have forgotten the script.
+            let load = chunk.iter().any(|count| count.record).then_some(script);
+            // On a cluster TIME comes from any one node, and the records' expiries from
+            // their counters' nodes: their clocks must agree within the records' lifetime
+            // (seconds), as NTP keeps them.
+            let mut calls = vec![Call::Command(redis::cmd("TIME"))];
             for count in chunk {
                 if count.record {
-                    let mut call = self.inner.scripts.presence.prepare_invoke();
+                    let mut call = script.prepare_invoke();
                     call.key(self.inner.keys.presence(&count.name))
                         .arg(&self.inner.replica_id)
                         .arg(count.local)
                         .arg(PRESENCE_TTL.as_millis() as u64);
-                    pipe.invoke_script(&call);
+                    calls.push(Call::Script(call));
                 }
-                pipe.hgetall(self.inner.keys.presence(&count.name));
+                let key = self.inner.keys.presence(&count.name);
+                calls.push(Call::Command(redis::cmd("HGETALL").arg(key).clone()));
             }
-            let mut replies = self.query(&mut pipe).await?.into_iter();
+            let mut replies = self.batch(load, calls).await?.into_iter();
             let now_ms = match replies.next().map(answer::<(u64, u64)>) {
                 Some(Ok((seconds, micros))) => seconds * 1000 + micros / 1000,
                 _ => {
@@ -160,21 +175,83 @@ impl RedisStore {
         Ok(totals)
     }
 
-    /// Sends `calls` of `script` as one pipeline and reads each answer on its own.
+    /// Sends `calls` of `script` as one batch and reads each answer on its own.
     async fn pipelined<T: FromRedisValue>(
         &self,
         script: &Script,
-        calls: &[ScriptInvocation<'_>],
+        calls: Vec<ScriptInvocation<'_>>,
     ) -> Result<PerCounter<T>, StoreError> {
-        let mut pipe = redis::pipe();
-        // Loaded with every batch, as `invoke_async` loads a script Redis answers NOSCRIPT
-        // for: Redis forgets scripts on a restart or a `SCRIPT FLUSH`. Loading a script it
-        // has costs Redis a hash of the text.
-        pipe.load_script(script).ignore();
-        for call in calls {
-            pipe.invoke_script(call);
+        let calls = calls.into_iter().map(Call::Script).collect();
+        let replies = self.batch(Some(script), calls).await?;
+        Ok(replies.into_iter().map(answer).collect())
+    }
+
+    /// Sends `calls` and returns every call's own answer, an error included, instead of one
+    /// error failing them all. `Err` only when Redis could not be reached.
+    ///
+    /// One server: one pipeline, which begins by loading `load`, as `invoke_async` loads a
+    /// script Redis answers NOSCRIPT for: Redis forgets scripts on a restart or a `SCRIPT
+    /// FLUSH`, and loading a script it has costs Redis a hash of the text. A cluster:
+    /// concurrent single calls, each script call with `invoke_async`'s own reload.
+    async fn batch(
+        &self,
+        load: Option<&Script>,
+        calls: Vec<Call<'_>>,
+    ) -> Result<Vec<Result<Value, StoreError>>, StoreError> {
+        if calls.is_empty() {
+            return Ok(Vec::new());
         }
-        let replies = self.query(&mut pipe).await?;
+        let conn = self.connection(Primary::commands).await?;
+        let replies = match conn {
+            Connection::Server(_) => {
+                let mut pipe = redis::pipe();
+                if let Some(script) = load {
+                    pipe.load_script(script).ignore();
+                }
+                for call in &calls {
+                    match call {
+                        Call::Command(cmd) => pipe.add_command(cmd.clone()),
+                        Call::Script(invocation) => pipe.invoke_script(invocation),
+                    };
+                }
+                pipe.ignore_errors();
+                let mut conn = conn;
+                let replies: Vec<Value> = self.bounded(pipe.query_async(&mut conn)).await?;
+                replies
+                    .into_iter()
+                    .map(|reply| match reply {
+                        Value::ServerError(err) => Err(store_error(err.into())),
+                        reply => Ok(reply),
+                    })
+                    .collect::<Vec<_>>()
+            }
+            Connection::Cluster(_) => {
+                let each = calls.iter().map(|call| {
+                    let mut conn = conn.clone();
+                    async move {
+                        match call {
+                            Call::Command(cmd) => cmd.query_async::<Value>(&mut conn).await,
+                            Call::Script(invocation) => invocation.invoke_async(&mut conn).await,
+                        }
+                    }
+                });
+                let all = async { Ok(join_all(each).await) };
+                let replies = super::super::within(self.inner.timeout, "Redis", all).await?;
+                // Every call without an answer from any node: the cluster is out of reach.
+                if let Some(Err(err)) = replies.first()
+                    && replies
+                        .iter()
+                        .all(|reply| matches!(reply, Err(err) if err.code().is_none()))
+                {
+                    self.inner.nodes.nudge();
+                    return Err(StoreError::Unavailable(err.to_string()));
+                }
+                replies
+                    .into_iter()
+                    .map(|reply| reply.map_err(store_error))
+                    .collect()
+            }
+        };
         if replies.len() != calls.len() {
             return Err(StoreError::Unavailable(format!(
                 "Redis answered {} of {} calls",
@@ -182,34 +259,28 @@ impl RedisStore {
                 calls.len()
             )));
         }
-        Ok(replies.into_iter().map(answer).collect())
-    }
-
-    /// Sends a pipeline whose every command keeps its own answer, an error included, instead
-    /// of one error failing them all.
-    async fn query(&self, pipe: &mut Pipeline) -> Result<Vec<Value>, StoreError> {
-        if pipe.is_empty() {
-            return Ok(Vec::new());
-        }
-        pipe.ignore_errors();
-        let mut conn = self.connection(Primary::commands)?;
-        self.bounded(pipe.query_async(&mut conn)).await
+        Ok(replies)
     }
 }
 
-/// One command's answer in a pipeline: its value, or what its error means (a refused write,
-/// or a fault of Redis that the next round retries).
-fn answer<T: FromRedisValue>(reply: Value) -> Result<T, StoreError> {
-    match reply {
-        Value::ServerError(err) => Err(store_error(err.into())),
-        reply => T::from_redis_value(reply)
-            .map_err(|err| StoreError::Unavailable(format!("unexpected answer: {err}"))),
-    }
+/// One call of a batch.
+enum Call<'a> {
+    /// A plain command.
+    Command(Cmd),
+    /// A script's `EVALSHA`.
+    Script(ScriptInvocation<'a>),
+}
+
+/// One call's answer in a batch: its value, or what its error means (a refused write, or a
+/// fault of Redis that the next round retries).
+fn answer<T: FromRedisValue>(reply: Result<Value, StoreError>) -> Result<T, StoreError> {
+    T::from_redis_value(reply?)
+        .map_err(|err| StoreError::Unavailable(format!("unexpected answer: {err}")))
 }
 
 /// Whether a GET answered `expected`, as the scripts read a key: a missing key is `0`.
-fn holds(reply: Option<Value>, expected: &str) -> bool {
-    match reply {
+fn holds(reply: Option<Option<Value>>, expected: &str) -> bool {
+    match reply.flatten() {
         Some(Value::Nil) => expected == "0",
         Some(Value::BulkString(bytes)) => bytes == expected.as_bytes(),
         _ => false,
@@ -249,16 +320,20 @@ mod tests {
 
     #[test]
     fn a_key_holds_a_state_only_as_the_scripts_write_it() {
-        let bulk = |text: &str| Some(Value::BulkString(text.as_bytes().to_vec()));
+        let bulk = |text: &str| Some(Some(Value::BulkString(text.as_bytes().to_vec())));
         assert!(holds(bulk("17"), "17"));
-        assert!(holds(Some(Value::Nil), "0"), "a missing key reads as 0");
-        assert!(!holds(Some(Value::Nil), "17"));
+        assert!(
+            holds(Some(Some(Value::Nil)), "0"),
+            "a missing key reads as 0"
+        );
+        assert!(!holds(Some(Some(Value::Nil)), "17"));
         assert!(
             !holds(bulk("017"), "17"),
             "the script would call it damaged"
         );
         assert!(!holds(bulk("+17"), "17"));
         assert!(!holds(None, "0"), "no answer is no proof");
-        assert!(!holds(Some(Value::Okay), "0"));
+        assert!(!holds(Some(None), "0"), "an error is no proof");
+        assert!(!holds(Some(Some(Value::Okay)), "0"));
     }
 }

@@ -17,7 +17,7 @@ impl RedisStore {
     /// scripts write it is damage, reported as such.
     pub async fn owned(&self, name: &CounterName) -> Result<Option<Owned>, StoreError> {
         let key = self.inner.keys.meta(name);
-        let mut conn = self.connection(Primary::commands)?;
+        let mut conn = self.connection(Primary::commands).await?;
         let command = redis::cmd("HGETALL").arg(&key).clone();
         let read = command.query_async(&mut conn);
         let fields: HashMap<String, String> = match self.bounded(read).await {
@@ -63,6 +63,20 @@ impl RedisStore {
         }))
     }
 
+    /// Creates an owned counter within `--max-counters`. On one server `create.lua` checks
+    /// the bound and adds the name to the set of owned counters in the same step. On a
+    /// Redis Cluster that set lies in another slot than the counter's keys, so the name
+    /// first takes a place in it (`reserve.lua`: check and add in one step, so concurrent
+    /// creates never overshoot the bound), then `create.lua` runs without the set, and a
+    /// create it refuses gives its place back. What that leaves:
+    /// - a create whose outcome is unknown (no answer in time) keeps its place, as does one
+    ///   whose replica died between the two steps: the set then names a counter that does
+    ///   not exist, which counts against the bound (never past it) until that name is
+    ///   created and deleted, or an operator removes it (`SREM counter::owned NAME`);
+    /// - a create racing another create of the same name runs its script too (the name is
+    ///   "member"), so a place left by a dead replica does not block its name forever;
+    /// - a delete racing a create of the same name can remove the new counter's name: the
+    ///   set then counts one counter fewer than exist.
     pub async fn create(
         &self,
         name: &CounterName,
@@ -70,13 +84,19 @@ impl RedisStore {
         max_counters: u64,
     ) -> Result<u64, StoreError> {
         let keys = &self.inner.keys;
+        let reserved = match self.is_cluster() {
+            true => Some(self.reserve(name, max_counters).await?),
+            false => None,
+        };
         let mut call = self.inner.scripts.create.prepare_invoke();
         call.key(keys.value(name))
             .key(keys.version(name))
             .key(keys.meta(name))
-            .key(keys.log(name))
-            .key(keys.owned())
-            .arg(name.as_str())
+            .key(keys.log(name));
+        if reserved.is_none() {
+            call.key(keys.owned());
+        }
+        call.arg(name.as_str())
             .arg(max_counters)
             .arg(owned.owner.hex())
             .arg(owned.staff.hex())
@@ -88,10 +108,62 @@ impl RedisStore {
                     .map(|c| c.to_string())
                     .unwrap_or_default(),
             )
-            .arg(keys.events(name));
-        let mut conn = self.connection(Primary::commands)?;
+            .arg(keys.events(name))
+            .arg(self.publish_command());
+        let created = async {
+            let mut conn = self.connection(Primary::commands).await?;
+            let reply: Vec<String> = self.bounded(call.invoke_async(&mut conn)).await?;
+            revision_of(name, &keys.meta(name), &reply)
+        }
+        .await;
+        match (&created, reserved) {
+            // A refusal wrote nothing; an outage may have created the counter after all.
+            (Err(err), Some(Reserved::Added)) if !matches!(err, StoreError::Unavailable(_)) => {
+                self.give_back(name).await;
+            }
+            _ => {}
+        }
+        created
+    }
+
+    /// Redis Cluster: takes a place for `name` in the set of owned counters
+    /// (`lua/reserve.lua`).
+    async fn reserve(&self, name: &CounterName, max_counters: u64) -> Result<Reserved, StoreError> {
+        let owned_key = self.inner.keys.owned();
+        let mut call = self.inner.scripts.reserve.prepare_invoke();
+        call.key(&owned_key).arg(name.as_str()).arg(max_counters);
+        let mut conn = self.connection(Primary::commands).await?;
         let reply: Vec<String> = self.bounded(call.invoke_async(&mut conn)).await?;
-        revision_of(name, &keys.meta(name), &reply)
+        match reply.first().map(String::as_str) {
+            Some("added") => Ok(Reserved::Added),
+            Some("member") => Ok(Reserved::Member),
+            Some(word) => Err(refused(name, &owned_key, word, &reply)),
+            None => Err(refused(name, &owned_key, "", &reply)),
+        }
+    }
+
+    /// Redis Cluster: gives back the place a refused create took, unless the counter exists
+    /// after all (another create of the same name made it meanwhile). A failure leaves the
+    /// place taken: the bound is then one lower, never exceeded.
+    async fn give_back(&self, name: &CounterName) {
+        let keys = &self.inner.keys;
+        let result = async {
+            let mut conn = self.connection(Primary::commands).await?;
+            let exists = redis::cmd("EXISTS").arg(keys.meta(name)).clone();
+            if self.bounded(exists.query_async::<u64>(&mut conn)).await? > 0 {
+                return Ok(());
+            }
+            let remove = redis::cmd("SREM")
+                .arg(keys.owned())
+                .arg(name.as_str())
+                .clone();
+            self.bounded(remove.query_async::<u64>(&mut conn)).await?;
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        if let Err(err) = result {
+            tracing::warn!(counter = %name, error = %err, "a refused create keeps its place among the owned counters");
+        }
     }
 
     pub async fn update(
@@ -131,6 +203,7 @@ impl RedisStore {
             .arg(key.hex())
             .arg(read)
             .arg(keys.events(name))
+            .arg(self.publish_command())
             .arg(set.len());
         for (field, value) in &set {
             call.arg(*field).arg(value);
@@ -138,7 +211,7 @@ impl RedisStore {
         for field in remove {
             call.arg(field);
         }
-        let mut conn = self.connection(Primary::commands)?;
+        let mut conn = self.connection(Primary::commands).await?;
         let reply: Vec<String> = self.bounded(call.invoke_async(&mut conn)).await?;
         revision_of(name, &keys.meta(name), &reply)
     }
@@ -150,17 +223,34 @@ impl RedisStore {
             .key(keys.version(name))
             .key(keys.meta(name))
             .key(keys.log(name))
-            .key(keys.presence(name))
-            .key(keys.owned())
-            .arg(key.hex())
+            .key(keys.presence(name));
+        // On a Redis Cluster the set of owned counters lies in another slot: the name leaves
+        // it after the script (see `create`).
+        let cluster = self.is_cluster();
+        if !cluster {
+            call.key(keys.owned());
+        }
+        call.arg(key.hex())
             .arg(name.as_str())
-            .arg(keys.events(name));
-        let mut conn = self.connection(Primary::commands)?;
+            .arg(keys.events(name))
+            .arg(self.publish_command());
+        let mut conn = self.connection(Primary::commands).await?;
         let reply: Vec<String> = self.bounded(call.invoke_async(&mut conn)).await?;
         match reply.first().map(String::as_str) {
             Some("ok") => {}
             Some(word) => return Err(refused(name, &keys.meta(name), word, &reply)),
             None => return Err(refused(name, &keys.meta(name), "", &reply)),
+        }
+        if cluster {
+            // The counter is gone; a failure here leaves its place taken (the bound one
+            // lower), and the owner is answered as for a completed delete.
+            let remove = redis::cmd("SREM")
+                .arg(keys.owned())
+                .arg(name.as_str())
+                .clone();
+            if let Err(err) = self.bounded(remove.query_async::<u64>(&mut conn)).await {
+                tracing::warn!(counter = %name, error = %err, "a deleted counter keeps its place among the owned counters");
+            }
         }
         // The dedupe records go after the script (a script cannot scan): they would
         // answer a retry on a counter created later under the same name. They expire by
@@ -175,7 +265,7 @@ impl RedisStore {
         let pattern = self.inner.keys.op_pattern(name);
         let mut cursor = 0u64;
         loop {
-            let mut conn = self.connection(Primary::commands)?;
+            let mut conn = self.connection(Primary::commands).await?;
             let scan = redis::cmd("SCAN")
                 .arg(cursor)
                 .arg("MATCH")
@@ -183,8 +273,9 @@ impl RedisStore {
                 .arg("COUNT")
                 .arg(1000)
                 .clone();
+            // On a cluster the records lie on the node of the counter's slot.
             let (next, found) = self
-                .bounded(scan.query_async::<(u64, Vec<String>)>(&mut conn))
+                .bounded(conn.query_where::<(u64, Vec<String>)>(&scan, &pattern))
                 .await?;
             if !found.is_empty() {
                 let unlink = redis::cmd("UNLINK").arg(&found).clone();
@@ -237,7 +328,7 @@ impl RedisStore {
                 .arg(query.limit)
                 .clone()
         };
-        let mut conn = self.connection(Primary::commands)?;
+        let mut conn = self.connection(Primary::commands).await?;
         let reply: Vec<(String, HashMap<String, String>)> =
             self.bounded(command.query_async(&mut conn)).await?;
         let full = reply.len() == query.limit;
@@ -255,6 +346,15 @@ impl RedisStore {
             .collect::<Result<_, _>>()?;
         Ok((entries, next))
     }
+}
+
+/// What `lua/reserve.lua` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reserved {
+    /// The name took a free place.
+    Added,
+    /// The name had a place already (its counter exists, or its create is under way).
+    Member,
 }
 
 /// A script's `{'ok', rev}`, or its refusal.

@@ -1,7 +1,7 @@
 //! A running system under test: one store and its replicas.
 
 use super::replica::data_dir_arg;
-use super::{RedisServer, Replica, SentinelGroup, WsClient, layout};
+use super::{RedisCluster, RedisServer, Replica, SentinelGroup, WsClient, layout};
 
 /// The store behind a cluster.
 pub enum Backing {
@@ -12,6 +12,8 @@ pub enum Backing {
     },
     /// A primary and a replica watched by Sentinel; the replicas follow the primary.
     Sentinel(Box<SentinelGroup>),
+    /// A Redis Cluster of three primaries with a replica each (`--redis-cluster-nodes`).
+    RedisCluster(Box<RedisCluster>),
 }
 
 pub struct Cluster {
@@ -85,6 +87,36 @@ impl Cluster {
         };
         cluster.wait_ready(200).await;
         cluster
+    }
+
+    /// `replicas` backends on `redis` (`--redis-cluster-nodes`, every node a seed).
+    pub async fn redis_cluster(redis: RedisCluster, replicas: usize, extra: &[&str]) -> Self {
+        let mut flags = common_flags(extra);
+        flags.extend(["--redis-cluster-nodes".to_string(), redis.seeds()]);
+        let mut started = Vec::new();
+        for _ in 0..replicas {
+            started.push(Replica::start(&flags).await);
+        }
+        let cluster = Self {
+            backing: Backing::RedisCluster(Box::new(redis)),
+            replicas: started,
+        };
+        cluster.wait_ready(200).await;
+        cluster
+    }
+
+    pub fn redis_cluster_nodes(&self) -> &RedisCluster {
+        match &self.backing {
+            Backing::RedisCluster(redis) => redis,
+            _ => panic!("not on a Redis Cluster"),
+        }
+    }
+
+    pub fn redis_cluster_nodes_mut(&mut self) -> &mut RedisCluster {
+        match &mut self.backing {
+            Backing::RedisCluster(redis) => redis,
+            _ => panic!("not on a Redis Cluster"),
+        }
     }
 
     pub fn sentinel_group(&self) -> &SentinelGroup {
@@ -175,6 +207,15 @@ impl Cluster {
             Backing::Sentinel(group) => {
                 let key = layout::value(name);
                 group.primary().await.get_i64(&key).await.unwrap_or(0)
+            }
+            Backing::RedisCluster(redis) => {
+                let mut conn = redis.client().await;
+                let value: Option<i64> = redis::cmd("GET")
+                    .arg(layout::value(name))
+                    .query_async(&mut conn)
+                    .await
+                    .expect("GET on the cluster");
+                value.unwrap_or(0)
             }
             Backing::Embedded { .. } => self.replicas[0].state(name).await.value,
         }
